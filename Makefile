@@ -1,0 +1,61 @@
+# Ferry — the targets a newcomer can guess. Everything installs into .venv.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR ?= .ferry
+PYTEST := $(BIN)/python -m pytest
+PROTOS := $(wildcard protos/ferry/v1/*.proto)
+
+.PHONY: install run test test-unit test-integration test-e2e test-faults bench proto verify-proto lint fmt clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## run: a complete single-machine Ferry (embedded etcd, coordinator, agent, replicator)
+run: $(STAMP)
+	$(BIN)/ferry up --data-dir $(DATA_DIR) --connectors-file examples/demo-connectors.yaml
+
+## test: the whole suite, as CI runs it
+test: $(STAMP)
+	$(PYTEST) -q tests
+
+test-unit: $(STAMP)
+	$(PYTEST) -q tests/unit
+
+test-integration: $(STAMP)
+	$(PYTEST) -q tests/integration
+
+test-e2e: $(STAMP)
+	$(PYTEST) -q tests/e2e
+
+test-faults: $(STAMP)
+	$(PYTEST) -q tests/faults
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+## proto: regenerate ferry/v1 from protos/ferry/v1
+proto: $(STAMP)
+	$(BIN)/python -m ferry.protogen --out .
+
+## verify-proto: fail when the committed stubs differ from freshly generated ones
+verify-proto: $(STAMP)
+	$(BIN)/python -m ferry.protogen --check
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,1 @@
+"""Ferry: connector runtime — sync sources into indices, replicate indices, survive machine loss."""

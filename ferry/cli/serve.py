@@ -1,0 +1,108 @@
+"""Commands that run Ferry services: ``up``, ``coordinator``, ``agent``, ``replicator``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+from typing import Any
+
+from ferry.config import AgentConfig, CoordinatorConfig, ReplicatorConfig, ServiceConfig, load
+from ferry.errors import FerryError
+
+
+def _service_flags(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("service (flags override FERRY_* variables and --config)")
+    g.add_argument("--config", help="YAML file with settings (keys as the flags, '_' or '-')")
+    g.add_argument("--etcd-endpoints", help="comma-separated etcd endpoints host:port")
+    g.add_argument("--etcd-prefix", help="root of Ferry's keys in etcd (default /ferry)")
+    g.add_argument("--listen", help="gRPC listen address host:port")
+    g.add_argument("--advertise", help="address other processes dial (default: the bound one)")
+    g.add_argument("--id", help="member id (default: role-host-random)")
+    g.add_argument("--lease-ttl", type=float, help="etcd session lease TTL, seconds (default 10)")
+    g.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    g.add_argument("--grace-period", type=float, help="seconds in-flight RPCs get on SIGTERM")
+
+
+def _config(cls: type[ServiceConfig], args: argparse.Namespace) -> Any:
+    flags = {k: v for k, v in vars(args).items() if k not in ("func", "config", "command")}
+    return load(cls, flags=flags, env=os.environ, file=args.config)
+
+
+def _run(coro: Any) -> int:
+    try:
+        asyncio.run(coro)
+    except FerryError as exc:
+        print(f"error: {exc.message}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def _coordinator(args: argparse.Namespace) -> int:
+    from services.coordinator.coordinator import serve
+
+    return _run(serve(_config(CoordinatorConfig, args)))
+
+
+def _agent(args: argparse.Namespace) -> int:
+    from services.agent.agent import serve
+
+    return _run(serve(_config(AgentConfig, args)))
+
+
+def _replicator(args: argparse.Namespace) -> int:
+    from services.replicator.replicator import serve
+
+    return _run(serve(_config(ReplicatorConfig, args)))
+
+
+def _up(args: argparse.Namespace) -> int:
+    from ferry.cli.up import UpOptions, up
+
+    options = UpOptions(
+        data_dir=args.data_dir,
+        listen=args.listen,
+        etcd_endpoints=args.etcd_endpoints or "",
+        connectors_file=args.connectors_file or "",
+        lease_ttl=args.lease_ttl,
+        log_level=args.log_level,
+    )
+    return _run(up(options))
+
+
+def add_commands(subparsers: Any) -> None:
+    """add_commands adds the service commands to the ``ferry`` parser."""
+    p = subparsers.add_parser(
+        "up",
+        help="run etcd, a coordinator, an agent and a replicator on this machine",
+        description="Run a complete single-machine Ferry. Data and logs go under --data-dir.",
+    )
+    p.add_argument("--data-dir", default=".ferry", help="where etcd data and logs live")
+    p.add_argument("--listen", default="127.0.0.1:50051", help="coordinator address")
+    p.add_argument("--etcd-endpoints", help="use this etcd instead of starting an embedded one")
+    p.add_argument("--connectors-file", help="declarative connectors file for the coordinator")
+    p.add_argument("--lease-ttl", type=float, default=10.0, help="session lease TTL, seconds")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.set_defaults(func=_up)
+
+    p = subparsers.add_parser("coordinator", help="run a coordinator replica")
+    _service_flags(p)
+    p.add_argument(
+        "--connectors-file", help="make stored connectors match this file (SIGHUP reloads)"
+    )
+    p.add_argument(
+        "--read-only", action="store_true", default=None, help="refuse every mutating RPC"
+    )
+    p.set_defaults(func=_coordinator)
+
+    p = subparsers.add_parser("agent", help="run an agent")
+    _service_flags(p)
+    p.add_argument("--max-concurrent-tasks", type=int, help="capacity (default 4)")
+    p.add_argument("--labels", help="placement labels k=v,k2=v2")
+    p.set_defaults(func=_agent)
+
+    p = subparsers.add_parser("replicator", help="run a replicator")
+    _service_flags(p)
+    p.set_defaults(func=_replicator)

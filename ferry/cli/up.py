@@ -1,0 +1,154 @@
+"""``ferry up``: a complete Ferry on one machine, each service its own process.
+
+Starts an embedded etcd (unless --etcd-endpoints names an existing one), then
+a coordinator, an agent and a replicator as child processes, restarting any
+that dies. SIGTERM/SIGINT stops them in reverse order, then etcd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ferry.etcd import EmbeddedEtcd, free_port
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpOptions:
+    """UpOptions are the flags of ``ferry up``."""
+
+    data_dir: str
+    listen: str
+    etcd_endpoints: str = ""
+    connectors_file: str = ""
+    lease_ttl: float = 10.0
+    log_level: str = "info"
+
+
+def _embedded_etcd(data_dir: Path) -> EmbeddedEtcd:
+    """_embedded_etcd reuses the ports chosen on the first run of this data dir."""
+    ports_file = data_dir / "etcd" / "ports.json"
+    ports = {"client": 0, "peer": 0}
+    if ports_file.exists():
+        ports.update(json.loads(ports_file.read_text()))
+    etcd = EmbeddedEtcd(
+        data_dir / "etcd",
+        client_port=ports["client"] or free_port(),
+        peer_port=ports["peer"] or free_port(),
+    )
+    ports_file.parent.mkdir(parents=True, exist_ok=True)
+    ports_file.write_text(json.dumps({"client": etcd.client_port, "peer": etcd.peer_port}))
+    return etcd
+
+
+class Child:
+    """Child is one supervised service process whose output goes to a log file."""
+
+    def __init__(self, name: str, args: list[str], log_path: Path) -> None:
+        self.name = name
+        self.args = args
+        self.log_path = log_path
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        out = await asyncio.to_thread(open, self.log_path, "ab")
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "ferry.cli.main", *self.args,
+                stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
+            )  # fmt: skip
+        finally:
+            out.close()
+
+    async def stop(self, grace: float = 15.0) -> None:
+        proc = self.process
+        if proc is None or proc.returncode is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), grace)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str]:
+    data_dir = Path(options.data_dir).resolve()
+    logs_dir = data_dir / "logs"
+    logs_dir.mkdir(parents=True, exist_ok=True)
+    if options.etcd_endpoints:
+        return logs_dir, None, options.etcd_endpoints
+    etcd = _embedded_etcd(data_dir).start()
+    return logs_dir, etcd, etcd.endpoint
+
+
+async def up(options: UpOptions) -> None:
+    """up runs until SIGTERM/SIGINT."""
+    logs_dir, etcd, endpoints = await asyncio.to_thread(_prepare, options)
+    connectors_file = (
+        await asyncio.to_thread(lambda: str(Path(options.connectors_file).resolve()))
+        if options.connectors_file
+        else ""
+    )
+    common = ["--etcd-endpoints", endpoints, "--lease-ttl", str(options.lease_ttl),
+              "--log-level", options.log_level]  # fmt: skip
+    coordinator_args = ["coordinator", *common, "--listen", options.listen]
+    if connectors_file:
+        coordinator_args += ["--connectors-file", connectors_file]
+    children = [
+        Child("coordinator", coordinator_args, logs_dir / "coordinator.log"),
+        Child("agent", ["agent", *common, "--listen", "127.0.0.1:0"], logs_dir / "agent.log"),
+        Child(
+            "replicator",
+            ["replicator", *common, "--listen", "127.0.0.1:0"],
+            logs_dir / "replicator.log",
+        ),
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        for child in children:
+            await child.start()
+        print(
+            f"Ferry is up: coordinator at {options.listen}, etcd at {endpoints}, "
+            f"logs in {logs_dir}. Ctrl-C stops it.",
+            flush=True,
+        )
+        await _supervise(children, stop)
+    finally:
+        for child in reversed(children):
+            await child.stop()
+        if etcd is not None:
+            await asyncio.to_thread(etcd.stop)
+
+
+async def _supervise(children: list[Child], stop: asyncio.Event) -> None:
+    """_supervise restarts a child that exits while Ferry is up."""
+    while not stop.is_set():
+        waits = {asyncio.create_task(c.process.wait()): c for c in children if c.process}
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait({stopping, *waits}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (stopping, *waits):
+            task.cancel()
+        for task in done:
+            child = waits.get(task)
+            if child is not None and not stop.is_set():
+                code = child.process.returncode if child.process else None
+                print(
+                    f"{child.name} exited with {code}; restarting (see {child.log_path})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                try:
+                    await asyncio.wait_for(stop.wait(), 1.0)
+                except TimeoutError:
+                    await child.start()

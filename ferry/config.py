@@ -1,0 +1,170 @@
+"""Typed service configuration, built once at start-up.
+
+Each service has a frozen dataclass config. Values come from, in order of
+precedence: command-line flags, ``FERRY_<FIELD>`` environment variables, a
+YAML config file (``--config``), then the field's default. Every error names
+the field and where the bad value came from. Nothing else in Ferry reads
+``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+import types
+import typing
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from ferry.errors import InvalidArgument
+
+C = TypeVar("C")
+ENV_PREFIX = "FERRY_"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig:
+    """ServiceConfig holds what every Ferry service needs."""
+
+    etcd_endpoints: str = "127.0.0.1:2379"
+    """Comma-separated etcd client endpoints (host:port)."""
+    etcd_prefix: str = "/ferry"
+    """Root of Ferry's keys in etcd; clusters sharing one etcd use different roots."""
+    listen: str = "127.0.0.1:0"
+    """Address the gRPC server binds, host:port (port 0 picks a free one)."""
+    advertise: str = ""
+    """Address other processes dial; defaults to the bound address."""
+    id: str = ""
+    """Member id in the cluster; defaults to hostname-random."""
+    lease_ttl: float = 10.0
+    """etcd session lease TTL in seconds (at least 3 for production)."""
+    log_level: str = "info"
+    """debug, info, warning or error."""
+    grace_period: float = 10.0
+    """Seconds in-flight RPCs get to finish on SIGTERM."""
+
+    def member_id(self, role: str) -> str:
+        """member_id is the configured id or a fresh "<role>-<host>-<random>"."""
+        if self.id:
+            return self.id
+        host = socket.gethostname().split(".")[0].lower()
+        return f"{role}-{host}-{uuid.uuid4().hex[:6]}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoordinatorConfig(ServiceConfig):
+    """CoordinatorConfig configures one coordinator replica."""
+
+    listen: str = "127.0.0.1:50051"
+    connectors_file: str = ""
+    """YAML file the stored connectors are made to match, at start and on SIGHUP."""
+    read_only: bool = False
+    """Refuse every mutating RPC with PERMISSION_DENIED."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig(ServiceConfig):
+    """AgentConfig configures one agent."""
+
+    max_concurrent_tasks: int = 4
+    """Capacity: the most tasks this agent runs at once."""
+    labels: dict[str, str] = field(default_factory=dict)
+    """Placement labels, "k=v,k2=v2" from flags or environment."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicatorConfig(ServiceConfig):
+    """ReplicatorConfig configures one replicator."""
+
+
+def load(
+    cls: type[C],
+    *,
+    flags: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    file: str | Path | None = None,
+) -> C:
+    """load builds ``cls`` from flags, environment and an optional YAML file.
+
+    Flags whose value is None count as unset. Unknown keys in the file are
+    errors (a typo must not silently fall back to a default).
+    """
+    file_values: dict[str, Any] = {}
+    if file:
+        try:
+            loaded = yaml.safe_load(Path(file).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise InvalidArgument.field("config", f"cannot read {file}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise InvalidArgument.field("config", f"{file} must hold a mapping")
+        file_values = {str(k).replace("-", "_"): v for k, v in loaded.items()}
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(file_values) - names)
+    if unknown:
+        raise InvalidArgument.field(unknown[0], f"unknown setting in {file}")
+    values: dict[str, Any] = {}
+    for name in names:
+        env_name = ENV_PREFIX + name.upper()
+        if flags is not None and flags.get(name) is not None:
+            raw, source = flags[name], f"--{name.replace('_', '-')}"
+        elif env is not None and env.get(env_name, "") != "":
+            raw, source = env[env_name], env_name
+        elif name in file_values:
+            raw, source = file_values[name], f"{file}"
+        else:
+            continue
+        values[name] = _coerce(name, raw, hints[name], source)
+    return cls(**values)
+
+
+def _coerce(name: str, raw: Any, hint: Any, source: str) -> Any:
+    origin = typing.get_origin(hint)
+    try:
+        if hint is bool:
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"{raw!r} is not a boolean")
+        if hint is int:
+            if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+                raise ValueError(f"{raw!r} is not an integer")
+            return int(raw)
+        if hint is float:
+            if isinstance(raw, bool):
+                raise ValueError(f"{raw!r} is not a number")
+            return float(raw)
+        if hint is str:
+            if isinstance(raw, (dict, list)):
+                raise ValueError("expected a string")
+            return str(raw)
+        if origin is dict or hint is dict:
+            return _labels(raw)
+        if origin in (types.UnionType, typing.Union):
+            raise ValueError("unsupported type")
+    except ValueError as exc:
+        raise InvalidArgument.field(name, f"{exc} (from {source})") from exc
+    raise InvalidArgument.field(name, f"unsupported setting type {hint} (from {source})")
+
+
+def _labels(raw: Any) -> dict[str, str]:
+    if isinstance(raw, Mapping):
+        return {str(k): str(v) for k, v in raw.items()}
+    labels = {}
+    for item in str(raw).split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r} is not key=value")
+        labels[key.strip()] = value.strip()
+    return labels

@@ -1,0 +1,92 @@
+"""Opening an etcd client from a list of endpoints."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aetcd
+from aetcd import rpc
+
+from ferry.errors import InvalidArgument, Unavailable
+
+# Every etcd error that means "could not reach etcd in time".
+CONNECTIVITY_ERRORS: tuple[type[BaseException], ...] = (
+    aetcd.exceptions.ConnectionFailedError,
+    aetcd.exceptions.ConnectionTimeoutError,
+    asyncio.TimeoutError,
+)
+
+
+def parse_endpoints(endpoints: str | Sequence[str]) -> list[str]:
+    """parse_endpoints accepts "h1:2379,h2:2379" or a list, with or without http://."""
+    items = endpoints.split(",") if isinstance(endpoints, str) else list(endpoints)
+    parsed = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        for scheme in ("http://", "https://"):
+            item = item.removeprefix(scheme)
+        host, sep, port = item.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise InvalidArgument.field("etcd_endpoints", f"{item!r} is not host:port")
+        parsed.append(item)
+    if not parsed:
+        raise InvalidArgument.field("etcd_endpoints", "at least one endpoint is required")
+    return parsed
+
+
+@dataclass(frozen=True)
+class EtcdStatus:
+    """EtcdStatus is what a health probe learned about etcd."""
+
+    healthy: bool
+    version: str = ""
+    revision: int = 0
+    error: str = ""
+
+
+def connect(endpoints: str | Sequence[str], *, timeout: float = 5.0) -> aetcd.Client:
+    """connect returns a client (connected lazily) for one or more endpoints.
+
+    Several endpoints become one gRPC target ("ipv4:a:1,b:2") so the channel
+    fails over between them; they must then be IP addresses. Unary calls time
+    out after ``timeout`` seconds; watches and keepalives are unaffected.
+    """
+    eps = parse_endpoints(endpoints)
+    options = {"grpc.keepalive_time_ms": 10_000, "grpc.keepalive_timeout_ms": 5_000}
+    if len(eps) == 1:
+        host, _, port = eps[0].rpartition(":")
+    else:
+        # aetcd formats "{host}:{port}"; give it the multi-address target.
+        target = "ipv4:" + ",".join(eps)
+        host, _, port = target.rpartition(":")
+    return aetcd.Client(host=host, port=int(port), timeout=int(max(1, timeout)), options=options)
+
+
+async def probe(client: aetcd.Client, *, within: float = 2.0) -> EtcdStatus:
+    """probe asks etcd for its status; it never raises."""
+    try:
+        await client.connect()
+        resp = await asyncio.wait_for(
+            client.maintenancestub.Status(rpc.StatusRequest(), timeout=within), within
+        )
+        return EtcdStatus(True, version=resp.version, revision=resp.header.revision)
+    except Exception as exc:
+        return EtcdStatus(False, error=f"{type(exc).__name__}: {exc}")
+
+
+def unavailable(exc: BaseException) -> Unavailable:
+    """unavailable wraps an etcd connectivity error into Ferry's vocabulary."""
+    return Unavailable(f"etcd unavailable: {type(exc).__name__}: {exc}")
+
+
+async def range_request(client: aetcd.Client, request: rpc.RangeRequest) -> rpc.RangeResponse:
+    """range_request sends a raw Range (for options aetcd does not expose), with aetcd's errors."""
+    await client.connect()
+    try:
+        return await client.kvstub.Range(request, timeout=client._timeout, metadata=client.metadata)
+    except rpc.AioRpcError as exc:
+        aetcd.exceptions._handle_exception(exc)
+        raise  # unreachable: _handle_exception always raises

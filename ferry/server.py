@@ -1,0 +1,294 @@
+"""Hosting a Ferry service: gRPC server, health, reflection, tracing, errors, signals.
+
+Every service process (coordinator, agent, replicator) is built the same way:
+a :class:`GrpcServer` hosting thin servicers, a :class:`HealthMonitor`
+driving ``grpc.health.v1`` from real state, and :func:`run_service` handling
+SIGTERM (first: graceful, second: exit now) and SIGHUP (reload).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+
+from ferry import telemetry
+from ferry.errors import FerryError, PermissionDenied
+
+log = logging.getLogger(__name__)
+
+
+def _status(exc: FerryError) -> grpc.Status:
+    return rpc_status.to_status(exc.to_status())
+
+
+def _wrap(handler: Any, method: str) -> Any:
+    """_wrap turns FerryErrors raised by a handler into rich gRPC statuses."""
+
+    async def fail(exc: BaseException, context: grpc.aio.ServicerContext) -> None:
+        if isinstance(exc, FerryError):
+            if not exc.code == grpc.StatusCode.UNIMPLEMENTED:
+                log.info("rpc failed", extra={"method": method, "error": exc.message})
+            await context.abort_with_status(_status(exc))
+        log.exception("rpc crashed", extra={"method": method})
+        await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {exc!r}")
+
+    if handler.unary_unary:
+        inner_uu = handler.unary_unary
+
+        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                return await inner_uu(request, context)
+            except Exception as exc:
+                if isinstance(exc, grpc.aio.AbortError):
+                    raise
+                await fail(exc, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.unary_stream:
+        inner_us = handler.unary_stream
+
+        async def unary_stream(
+            request: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            try:
+                async for item in inner_us(request, context):
+                    yield item
+            except Exception as exc:
+                if isinstance(exc, grpc.aio.AbortError):
+                    raise
+                await fail(exc, context)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_stream, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_stream:
+        inner_ss = handler.stream_stream
+
+        async def stream_stream(
+            requests: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            try:
+                async for item in inner_ss(requests, context):
+                    yield item
+            except Exception as exc:
+                if isinstance(exc, grpc.aio.AbortError):
+                    raise
+                await fail(exc, context)
+
+        return grpc.stream_stream_rpc_method_handler(
+            stream_stream, handler.request_deserializer, handler.response_serializer
+        )
+    return handler
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """ErrorInterceptor maps FerryError to its status with google.rpc details."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        return _wrap(handler, handler_call_details.method)
+
+
+class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
+    """ReadOnlyInterceptor refuses every RPC not in ``allowed`` with PERMISSION_DENIED.
+
+    ``allowed`` holds full method names ("/ferry.v1.Connectors/Get"); health
+    and reflection are always allowed.
+    """
+
+    def __init__(self, allowed: Iterable[str]) -> None:
+        self.allowed = frozenset(allowed)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        method = handler_call_details.method
+        if method in self.allowed or method.startswith(("/grpc.health.", "/grpc.reflection.")):
+            return await continuation(handler_call_details)
+        denied = PermissionDenied(f"read-only mode: {method} would change state and is refused")
+
+        async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            await context.abort_with_status(_status(denied))
+
+        async def refuse_stream(
+            request: Any, context: grpc.aio.ServicerContext
+        ) -> AsyncIterator[Any]:
+            await context.abort_with_status(_status(denied))
+            yield  # pragma: no cover — makes this an async generator
+
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(refuse, handler.request_deserializer)
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(refuse_stream, handler.request_deserializer)
+        return grpc.stream_stream_rpc_method_handler(refuse_stream, handler.request_deserializer)
+
+
+class GrpcServer:
+    """GrpcServer hosts servicers with health, reflection, tracing and error mapping.
+
+    Register servicers with :meth:`add` before :meth:`start`. ``port`` is
+    known after start (useful with port 0).
+    """
+
+    def __init__(
+        self,
+        listen: str,
+        *,
+        interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+    ) -> None:
+        self.listen = listen
+        self.health = HealthServicer()
+        self._services: list[str] = []
+        self._server = grpc.aio.server(
+            interceptors=[*telemetry.server_interceptors(), ErrorInterceptor(), *interceptors],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self.port = 0
+
+    def add(
+        self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: str
+    ) -> None:
+        """add registers a servicer; ``name`` is its full service name ("ferry.v1.Jobs")."""
+        register(servicer, self._server)
+        self._services.append(name)
+
+    @property
+    def services(self) -> list[str]:
+        return list(self._services)
+
+    async def start(self) -> int:
+        """start binds, enables reflection and begins serving; returns the bound port."""
+        names = [*self._services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
+        reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], self._server)
+        self.port = self._server.add_insecure_port(self.listen)
+        if not self.port:
+            raise OSError(f"cannot bind gRPC server to {self.listen}")
+        await self._server.start()
+        await self.set_serving(False)
+        return self.port
+
+    @property
+    def address(self) -> str:
+        host = self.listen.rpartition(":")[0] or "127.0.0.1"
+        if host in ("0.0.0.0", "[::]", "::"):
+            host = "127.0.0.1"
+        return f"{host}:{self.port}"
+
+    async def set_serving(self, serving: bool) -> None:
+        """set_serving flips the overall and per-service health status."""
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", *self._services):
+            await self.health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        """stop marks the server NOT_SERVING and lets in-flight calls finish within grace."""
+        await self.health.enter_graceful_shutdown()
+        await self._server.stop(grace)
+
+
+class HealthMonitor:
+    """HealthMonitor re-evaluates ``check`` every ``interval`` and updates health.
+
+    ``check`` returns "" when the service can do its job, or the reason it cannot.
+    """
+
+    def __init__(
+        self, server: GrpcServer, check: Callable[[], Awaitable[str]], *, interval: float = 1.0
+    ) -> None:
+        self._server = server
+        self._check = check
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+        self.reason = "starting"
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="health-monitor")
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                reason = await self._check()
+            except Exception as exc:
+                reason = f"health check failed: {exc!r}"
+            if reason != self.reason:
+                log.info("health changed", extra={"serving": not reason, "reason": reason})
+                self.reason = reason
+                await self._server.set_serving(not reason)
+            await asyncio.sleep(self._interval)
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+
+
+async def run_service(
+    main: Callable[[asyncio.Event], Awaitable[None]],
+    *,
+    on_reload: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """run_service runs ``main(stop)`` until it returns.
+
+    The first SIGTERM or SIGINT sets ``stop`` so main can shut down gracefully;
+    a second one exits the process at once. SIGHUP calls ``on_reload``.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    reloads: set[asyncio.Task[None]] = set()
+
+    def on_term() -> None:
+        if stop.is_set():
+            log.warning("second termination signal: exiting now")
+            os._exit(1)
+        log.info("termination signal: shutting down gracefully")
+        stop.set()
+
+    def on_hup() -> None:
+        if on_reload is not None:
+            task = asyncio.ensure_future(on_reload())
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_term)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    try:
+        await main(stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        for task in list(reloads):
+            task.cancel()

@@ -1,0 +1,83 @@
+"""Connector spec files: YAML (or JSON) documents in the API's ConnectorSpec shape.
+
+One file may hold one spec, a list of specs, several YAML documents, or a
+mapping ``{connectors: [...]}``. Each spec may carry ``state`` (running,
+paused, stopped). Used by ``ferry connectors create -f`` and by the
+coordinator's declarative ``--connectors-file``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+
+from ferry.errors import InvalidArgument
+from ferry.v1 import connectors_pb2 as pb
+
+_STATES = {
+    "running": pb.CONNECTOR_STATE_RUNNING,
+    "paused": pb.CONNECTOR_STATE_PAUSED,
+    "stopped": pb.CONNECTOR_STATE_STOPPED,
+}
+
+
+@dataclass(frozen=True)
+class SpecEntry:
+    """SpecEntry is one connector of a file with the state it should be in."""
+
+    spec: pb.ConnectorSpec
+    state: pb.ConnectorState
+
+
+def parse_specs(text: str, *, source: str = "<input>") -> list[SpecEntry]:
+    """parse_specs reads every connector spec in text; errors name the entry and field."""
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as exc:
+        raise InvalidArgument.field("file", f"{source} is not valid YAML: {exc}") from exc
+    items: list[Any] = []
+    for doc in documents:
+        if isinstance(doc, dict) and set(doc) == {"connectors"}:
+            doc = doc["connectors"] or []
+        items.extend(doc if isinstance(doc, list) else [doc])
+    entries: list[SpecEntry] = []
+    names: set[str] = set()
+    for i, item in enumerate(items):
+        where = f"connectors[{i}]"
+        if not isinstance(item, dict):
+            raise InvalidArgument.field(where, f"{source}: each connector must be a mapping")
+        item = dict(item)
+        state_name = str(item.pop("state", "running")).lower()
+        if state_name not in _STATES:
+            raise InvalidArgument.field(f"{where}.state", f"must be one of {', '.join(_STATES)}")
+        spec = pb.ConnectorSpec()
+        try:
+            json_format.ParseDict(item, spec)
+        except json_format.ParseError as exc:
+            raise InvalidArgument.field(where, f"{source}: {exc}") from exc
+        if spec.name in names:
+            raise InvalidArgument.field(f"{where}.name", f"{spec.name!r} appears twice in {source}")
+        names.add(spec.name)
+        entries.append(SpecEntry(spec, _STATES[state_name]))
+    return entries
+
+
+def load_specs(path: str | Path) -> list[SpecEntry]:
+    """load_specs reads a spec file from disk."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise InvalidArgument.field("file", f"cannot read {path}: {exc}") from exc
+    return parse_specs(text, source=str(path))
+
+
+def state_name(state: pb.ConnectorState) -> str:
+    """state_name is the short lower-case name of a ConnectorState."""
+    for name, value in _STATES.items():
+        if value == state:
+            return name
+    return "unspecified"

@@ -1,0 +1,73 @@
+"""OpenTelemetry set-up: tracer provider, exporters and gRPC interceptors.
+
+The standard ``OTEL_*`` environment variables are honoured by the SDK
+(``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``, ``OTEL_TRACES_SAMPLER``,
+``OTEL_EXPORTER_OTLP_*``, ...). Spans are exported over OTLP when
+``OTEL_TRACES_EXPORTER`` is ``otlp`` or an OTLP endpoint is configured, to
+stderr when it is ``console``, and nowhere otherwise. W3C trace context is
+propagated in gRPC metadata. etcd's channel is built without these
+interceptors, so its long-lived watch and keepalive streams stay out of traces.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+
+import grpc
+from opentelemetry import trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+
+
+def exporter_choice(env: Mapping[str, str]) -> str:
+    """exporter_choice is "otlp", "console" or "none" from the OTEL_* variables."""
+    choice = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if choice:
+        return choice.split(",")[0]
+    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+        return "otlp"
+    return "none"
+
+
+def setup_tracing(
+    service: str,
+    *,
+    extra_processors: Sequence[SpanProcessor] = (),
+    env: Mapping[str, str] | None = None,
+) -> TracerProvider:
+    """setup_tracing installs the global tracer provider for this process.
+
+    Call once at start-up. ``extra_processors`` lets tests collect spans in memory.
+    """
+    env = os.environ if env is None else env
+    resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or f"ferry-{service}"})
+    provider = TracerProvider(resource=resource)
+    choice = exporter_choice(env)
+    if choice == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif choice == "console":
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    for processor in extra_processors:
+        provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
+    """server_interceptors trace every incoming RPC (W3C context from metadata)."""
+    return [aio_server_interceptor()]
+
+
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """client_interceptors trace every outgoing RPC and inject W3C context."""
+    return list(aio_client_interceptors())
+
+
+def insecure_channel(target: str) -> grpc.aio.Channel:
+    """insecure_channel opens a traced channel to another Ferry service."""
+    return grpc.aio.insecure_channel(target, interceptors=client_interceptors())

@@ -1,0 +1,96 @@
+"""ferry.v1.Connectors: translates protobuf to ConnectorStore calls."""
+
+from __future__ import annotations
+
+import grpc
+
+from ferry.connectors import Registry
+from ferry.errors import InvalidArgument, Unimplemented
+from ferry.v1 import connectors_pb2 as pb
+from ferry.v1 import connectors_pb2_grpc
+from services.coordinator.connectors import ConnectorStore
+from services.coordinator.types import list_types
+from services.coordinator.validation import validate_spec
+
+Ctx = grpc.aio.ServicerContext
+
+
+def _spec(
+    request: pb.CreateConnectorRequest | pb.UpdateConnectorRequest | pb.ValidateConnectorRequest,
+) -> pb.ConnectorSpec:
+    if not request.HasField("spec"):
+        raise InvalidArgument.field("spec", "is required")
+    return request.spec
+
+
+class ConnectorsServicer(connectors_pb2_grpc.ConnectorsServicer):
+    """ConnectorsServicer serves the connector control plane on every replica."""
+
+    def __init__(self, store: ConnectorStore, registry: Registry) -> None:
+        self._store = store
+        self._registry = registry
+
+    async def Create(self, request: pb.CreateConnectorRequest, context: Ctx) -> pb.Connector:
+        return await self._store.create(_spec(request), request.initial_state)
+
+    async def Get(self, request: pb.GetConnectorRequest, context: Ctx) -> pb.Connector:
+        return await self._store.get(request.name)
+
+    async def List(
+        self, request: pb.ListConnectorsRequest, context: Ctx
+    ) -> pb.ListConnectorsResponse:
+        connectors, token = await self._store.list(
+            type=request.type, page_size=request.page_size, page_token=request.page_token
+        )
+        return pb.ListConnectorsResponse(connectors=connectors, next_page_token=token)
+
+    async def Update(self, request: pb.UpdateConnectorRequest, context: Ctx) -> pb.Connector:
+        return await self._store.update(_spec(request), request.expected_revision)
+
+    async def Delete(
+        self, request: pb.DeleteConnectorRequest, context: Ctx
+    ) -> pb.DeleteConnectorResponse:
+        await self._store.delete(request.name, request.expected_revision)
+        return pb.DeleteConnectorResponse()
+
+    async def Pause(self, request: pb.PauseConnectorRequest, context: Ctx) -> pb.Connector:
+        return await self._store.set_state(request.name, pb.CONNECTOR_STATE_PAUSED)
+
+    async def Resume(self, request: pb.ResumeConnectorRequest, context: Ctx) -> pb.Connector:
+        return await self._store.set_state(request.name, pb.CONNECTOR_STATE_RUNNING)
+
+    async def Stop(self, request: pb.StopConnectorRequest, context: Ctx) -> pb.Connector:
+        return await self._store.set_state(request.name, pb.CONNECTOR_STATE_STOPPED)
+
+    async def Restart(
+        self, request: pb.RestartConnectorRequest, context: Ctx
+    ) -> pb.RestartConnectorResponse:
+        await self._store.get(request.name)
+        raise Unimplemented("task restart (sync engine)")
+
+    async def Validate(
+        self, request: pb.ValidateConnectorRequest, context: Ctx
+    ) -> pb.ValidateConnectorResponse:
+        errors = validate_spec(_spec(request), self._registry)
+        return pb.ValidateConnectorResponse(
+            valid=not errors,
+            errors=[pb.FieldError(field=e.field, description=e.description) for e in errors],
+        )
+
+    async def ListTypes(
+        self, request: pb.ListConnectorTypesRequest, context: Ctx
+    ) -> pb.ListConnectorTypesResponse:
+        return pb.ListConnectorTypesResponse(types=list_types(self._registry))
+
+    async def GetOffsets(self, request: pb.GetOffsetsRequest, context: Ctx) -> pb.ConnectorOffsets:
+        return await self._store.get_offsets(request.name)
+
+    async def AlterOffsets(
+        self, request: pb.AlterOffsetsRequest, context: Ctx
+    ) -> pb.ConnectorOffsets:
+        return await self._store.alter_offsets(request.name, request.offsets)
+
+    async def ResetOffsets(
+        self, request: pb.ResetOffsetsRequest, context: Ctx
+    ) -> pb.ConnectorOffsets:
+        return await self._store.reset_offsets(request.name)

@@ -1,0 +1,212 @@
+"""The coordinator process: every replica serves the whole API; one leads.
+
+Shutdown order (SIGTERM): report NOT_SERVING, let in-flight RPCs finish
+within the grace period, stop leading, deregister (revoking the lease so a
+successor is elected at once), close etcd.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from ferry import etcd, logs, telemetry
+from ferry.config import CoordinatorConfig
+from ferry.connectors import Registry, load_registry
+from ferry.etcd import Keys
+from ferry.member import Membership, encode_info, now_timestamp
+from ferry.server import GrpcServer, HealthMonitor, ReadOnlyInterceptor, run_service
+from ferry.unimplemented import unimplemented_servicer
+from ferry.v1 import (
+    agents_pb2,
+    agents_pb2_grpc,
+    cluster_pb2,
+    cluster_pb2_grpc,
+    common_pb2,
+    connectors_pb2,
+    connectors_pb2_grpc,
+    indices_pb2,
+    indices_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+    replication_pb2,
+    replication_pb2_grpc,
+)
+from ferry.version import VERSION
+from services.coordinator.cluster import ClusterView
+from services.coordinator.cluster_servicer import AgentsServicer, ClusterServicer
+from services.coordinator.connectors import ConnectorStore
+from services.coordinator.connectors_servicer import ConnectorsServicer
+from services.coordinator.declarative import DeclarativeConnectors
+from services.coordinator.leader import LeaderRole
+from services.coordinator.types import publish_types_loop
+
+log = logging.getLogger(__name__)
+
+# Methods that change nothing: the only ones read-only mode lets through.
+READ_METHODS = frozenset(
+    {
+        "/ferry.v1.Connectors/Get",
+        "/ferry.v1.Connectors/List",
+        "/ferry.v1.Connectors/Validate",
+        "/ferry.v1.Connectors/ListTypes",
+        "/ferry.v1.Connectors/GetOffsets",
+        "/ferry.v1.Jobs/Get",
+        "/ferry.v1.Jobs/List",
+        "/ferry.v1.Jobs/Watch",
+        "/ferry.v1.Agents/List",
+        "/ferry.v1.Indices/Get",
+        "/ferry.v1.Indices/List",
+        "/ferry.v1.Indices/Stats",
+        "/ferry.v1.Indices/GetDocument",
+        "/ferry.v1.Indices/MultiGet",
+        "/ferry.v1.Indices/Search",
+        "/ferry.v1.Indices/Count",
+        "/ferry.v1.Replication/Stats",
+        "/ferry.v1.Replication/ListFollowers",
+        "/ferry.v1.Replication/ListAutoFollowPatterns",
+        "/ferry.v1.Replication/ListRemoteClusters",
+        "/ferry.v1.Cluster/Status",
+    }
+)
+
+
+class Coordinator:
+    """Coordinator wires one replica: API servicers, membership, leader role, health."""
+
+    def __init__(self, config: CoordinatorConfig, *, registry: Registry | None = None) -> None:
+        self.config = config
+        self.id = config.member_id("coordinator")
+        self.keys = Keys(config.etcd_prefix)
+        self.registry = registry or load_registry()
+        self.client = etcd.connect(config.etcd_endpoints)
+        self.store = ConnectorStore(self.client, self.keys, self.registry)
+        self.view = ClusterView(self.client, self.keys, etcd.parse_endpoints(config.etcd_endpoints))
+        self.declarative = (
+            DeclarativeConnectors(self.store, self.registry, config.connectors_file)
+            if config.connectors_file
+            else None
+        )
+        interceptors = [ReadOnlyInterceptor(READ_METHODS)] if config.read_only else []
+        self.server = GrpcServer(config.listen, interceptors=interceptors)
+        self._add_servicers()
+        self.info = common_pb2.CoordinatorInfo(
+            id=self.id, start_time=now_timestamp(), version=VERSION
+        )
+        self.membership = Membership(
+            self.client,
+            self.keys.coordinator(self.id),
+            lambda _session: encode_info(self.info),
+            ttl=config.lease_ttl,
+        )
+        self.leader = LeaderRole(
+            self.client,
+            self.keys,
+            self.membership,
+            candidate=lambda: encode_info(self.info),
+            loops=[publish_types_loop(self.registry)],
+        )
+        self.health = HealthMonitor(self.server, self._health_reason)
+
+    def _add_servicers(self) -> None:
+        s = self.server
+        s.add(
+            connectors_pb2_grpc.add_ConnectorsServicer_to_server,
+            ConnectorsServicer(self.store, self.registry),
+            connectors_pb2.DESCRIPTOR.services_by_name["Connectors"].full_name,
+        )
+        s.add(
+            cluster_pb2_grpc.add_ClusterServicer_to_server,
+            ClusterServicer(self.view, self.id, lambda: self.config.read_only),
+            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"].full_name,
+        )
+        s.add(
+            agents_pb2_grpc.add_AgentsServicer_to_server,
+            AgentsServicer(self.view),
+            agents_pb2.DESCRIPTOR.services_by_name["Agents"].full_name,
+        )
+        later = [
+            (jobs_pb2, jobs_pb2_grpc, "Jobs", "sync jobs (sync engine)"),
+            (indices_pb2, indices_pb2_grpc, "Indices", "indices (index store)"),
+            (replication_pb2, replication_pb2_grpc, "Replication", "replication"),
+        ]
+        for module, grpc_module, name, capability in later:
+            descriptor = module.DESCRIPTOR.services_by_name[name]
+            servicer = unimplemented_servicer(
+                getattr(grpc_module, f"{name}Servicer"), descriptor, capability
+            )
+            s.add(
+                getattr(grpc_module, f"add_{name}Servicer_to_server"),
+                servicer,
+                descriptor.full_name,
+            )
+
+    async def _health_reason(self) -> str:
+        status = await etcd.probe(self.client)
+        if not status.healthy:
+            return f"etcd unreachable: {status.error}"
+        if not self.membership.alive:
+            return "no etcd session"
+        return ""
+
+    async def start(self) -> None:
+        """start serves the API, applies the connectors file, registers and campaigns."""
+        await self.server.start()
+        self.info.address = self.config.advertise or self.server.address
+        if self.declarative is not None:
+            await self._apply_file_at_start()
+        await self.membership.start()
+        await self.leader.start()
+        await self.health.start()
+        log.info(
+            "coordinator serving",
+            extra={"address": self.info.address, "id": self.id, "read_only": self.config.read_only},
+        )
+
+    async def _apply_file_at_start(self, within: float = 30.0) -> None:
+        assert self.declarative is not None
+        self.declarative.load()  # a bad file fails start-up at once, naming the field
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                await self.declarative.apply()
+                return
+            except etcd.CONNECTIVITY_ERRORS:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)
+
+    async def reload(self) -> None:
+        """reload re-applies the connectors file (SIGHUP); a bad file changes nothing."""
+        if self.declarative is None:
+            log.info("SIGHUP ignored: no connectors file")
+            return
+        try:
+            await self.declarative.apply()
+        except Exception as exc:
+            log.error("connectors file not applied", extra={"error": str(exc)})
+
+    async def stop(self) -> None:
+        """stop shuts down in the documented order; idempotent."""
+        await self.health.stop()
+        await self.server.stop(self.config.grace_period)
+        await self.leader.stop()
+        await self.membership.stop()
+        await self.client.close()
+
+
+async def serve(config: CoordinatorConfig) -> None:
+    """serve runs a coordinator until SIGTERM/SIGINT."""
+    coordinator = Coordinator(config)
+    logs.configure("coordinator", coordinator.id, config.log_level)
+    telemetry.setup_tracing("coordinator")
+
+    async def main(stop: asyncio.Event) -> None:
+        await coordinator.start()
+        try:
+            await stop.wait()
+        finally:
+            await coordinator.stop()
+
+    await run_service(main, on_reload=coordinator.reload)

@@ -83,7 +83,7 @@ class Membership:
                 )
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — etcd away: back off and retry
                 log.warning("registration failed", extra={"key": self.key, "error": repr(exc)})
                 await session.orphan()
                 await self._pause(backoff)

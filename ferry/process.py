@@ -91,8 +91,8 @@ class MemberProcess:
         telemetry.setup_tracing(self.role)
 
         async def main(stop: asyncio.Event) -> None:
-            await self.start()
             try:
+                await self.start()
                 await stop.wait()
             finally:
                 await self.stop()

@@ -237,7 +237,7 @@ class HealthMonitor:
         while True:
             try:
                 reason = await self._check()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — a failing check means not serving
                 reason = f"health check failed: {exc!r}"
             if reason != self.reason:
                 log.info("health changed", extra={"serving": not reason, "reason": reason})

@@ -137,7 +137,7 @@ class Election:
                 success=[tx.delete(self.key.encode())],
                 failure=[],
             )
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — the lease removes the key at worst
             log.info("resign failed", extra={"election": self.prefix, "error": repr(exc)})
 
     def guard(self) -> aetcd.transactions.BaseCompare:

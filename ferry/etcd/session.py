@@ -128,7 +128,7 @@ class Session:
                 )
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — retried until the deadline
                 log.warning(
                     "lease renewal failed",
                     extra={"lease_id": f"{self.lease_id:x}", "error": repr(exc)},
@@ -165,7 +165,7 @@ class Session:
             return
         try:
             await asyncio.wait_for(self._client.revoke_lease(self.lease_id), timeout=self.ttl)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — the lease expires by itself anyway
             log.info(
                 "lease revoke failed", extra={"lease_id": f"{self.lease_id:x}", "error": repr(exc)}
             )

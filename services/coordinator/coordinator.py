@@ -184,7 +184,7 @@ class Coordinator:
             return
         try:
             await self.declarative.apply()
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 — keep serving the last good state
             log.error("connectors file not applied", extra={"error": str(exc)})
 
     async def stop(self) -> None:
@@ -203,8 +203,8 @@ async def serve(config: CoordinatorConfig) -> None:
     telemetry.setup_tracing("coordinator")
 
     async def main(stop: asyncio.Event) -> None:
-        await coordinator.start()
         try:
+            await coordinator.start()
             await stop.wait()
         finally:
             await coordinator.stop()

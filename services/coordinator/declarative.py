@@ -90,10 +90,10 @@ class DeclarativeConnectors:
             "connectors file applied",
             extra={
                 "file": str(self.path),
-                "created": len(summary.created),
-                "updated": len(summary.updated),
-                "deleted": len(summary.deleted),
-                "unchanged": len(summary.unchanged),
+                "created_count": len(summary.created),
+                "updated_count": len(summary.updated),
+                "deleted_count": len(summary.deleted),
+                "unchanged_count": len(summary.unchanged),
             },
         )
         return summary

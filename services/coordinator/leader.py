@@ -94,7 +94,7 @@ class LeaderRole:
                 raise
             except SessionLost:
                 pass
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 — etcd trouble: campaign again
                 log.warning("leader role failed; campaigning again", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
 

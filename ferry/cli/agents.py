@@ -1,0 +1,44 @@
+"""``ferry agents ...``: the agents registered with the cluster."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ferry.cli import output
+from ferry.cli.client import EXIT_OK, Coordinator, add_client_options, client_command
+from ferry.v1 import agents_pb2, common_pb2
+
+
+def add_commands(subparsers: Any) -> None:
+    """add_commands adds ``agents`` and its subcommands to the ``ferry`` parser."""
+    group = subparsers.add_parser("agents", help="inspect agents", description="Inspect agents.")
+    verbs = group.add_subparsers(dest="agents_command", metavar="COMMAND", required=True)
+    text = "list registered agents with their capacity and running tasks"
+    p = verbs.add_parser("list", help=text, description=text)
+    add_client_options(p)
+    output.add_output_option(p, "an array of AgentInfo")
+    p.set_defaults(func=client_command(_list))
+
+
+async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
+    request = agents_pb2.ListAgentsRequest()
+    response = await coordinator.call(coordinator.agents.List, request)
+    if output.wants_json(args):
+        output.print_messages(response.agents)
+        return EXIT_OK
+    rows = [
+        (
+            a.id,
+            a.address,
+            output.enum_label(common_pb2.AgentState, a.state),
+            a.max_concurrent_tasks,
+            a.running_tasks,
+            output.labels(a.labels),
+            output.join(a.connector_types),
+        )
+        for a in response.agents
+    ]
+    headers = ["ID", "ADDRESS", "STATE", "CAPACITY", "RUNNING", "LABELS", "TYPES"]
+    print(output.table(headers, rows))
+    return EXIT_OK

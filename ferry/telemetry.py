@@ -26,7 +26,7 @@ def exporter_choice(env: Mapping[str, str]) -> str:
     """exporter_choice is "otlp", "console" or "none" from the OTEL_* variables."""
     choice = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
     if choice:
-        return choice.split(",")[0]
+        return choice.split(",")[0].strip()
     if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         return "otlp"
     return "none"

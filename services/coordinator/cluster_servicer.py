@@ -6,11 +6,17 @@ from collections.abc import Callable
 
 import grpc
 
-from ferry.errors import Unimplemented
+from ferry.errors import InvalidArgument, Unimplemented
 from ferry.v1 import agents_pb2, agents_pb2_grpc, cluster_pb2, cluster_pb2_grpc, common_pb2
 from services.coordinator.cluster import ClusterView
 
 Ctx = grpc.aio.ServicerContext
+
+
+def _agent_id(agent_id: str) -> str:
+    if not agent_id or "/" in agent_id:
+        raise InvalidArgument.field("id", "must be a non-empty agent id without '/'")
+    return agent_id
 
 
 class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
@@ -37,11 +43,11 @@ class AgentsServicer(agents_pb2_grpc.AgentsServicer):
     async def Drain(
         self, request: agents_pb2.DrainAgentRequest, context: Ctx
     ) -> common_pb2.AgentInfo:
-        await self._view.agent(request.id)
+        await self._view.agent(_agent_id(request.id))
         raise Unimplemented("agent drain (sync engine)")
 
     async def Undrain(
         self, request: agents_pb2.UndrainAgentRequest, context: Ctx
     ) -> common_pb2.AgentInfo:
-        await self._view.agent(request.id)
+        await self._view.agent(_agent_id(request.id))
         raise Unimplemented("agent drain (sync engine)")

@@ -166,7 +166,8 @@ class Coordinator:
 
     async def _apply_file_at_start(self, within: float = 30.0) -> None:
         assert self.declarative is not None
-        self.declarative.load()  # a bad file fails start-up at once, naming the field
+        # A bad file fails start-up at once, naming the field.
+        await asyncio.to_thread(self.declarative.load)
         deadline = time.monotonic() + within
         while True:
             try:
@@ -194,6 +195,13 @@ class Coordinator:
         await self.leader.stop()
         await self.membership.stop()
         await self.client.close()
+
+    async def __aenter__(self) -> Coordinator:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
 
 async def serve(config: CoordinatorConfig) -> None:

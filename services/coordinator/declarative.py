@@ -9,6 +9,7 @@ the same file at once converge instead of fighting.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,7 +53,7 @@ class DeclarativeConnectors:
 
     async def apply(self) -> ApplySummary:
         """apply makes the stored connectors match the file."""
-        entries = self.load()
+        entries = await asyncio.to_thread(self.load)
         summary = ApplySummary()
         wanted = {e.spec.name: e for e in entries}
         stored, token = [], ""

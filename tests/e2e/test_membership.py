@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from collections.abc import Callable
@@ -25,7 +26,7 @@ TTL = 3.0
 
 
 def test_members_appear_and_disappear_with_their_lease(
-    etcd_server: EmbeddedEtcd, services: Callable[..., ServiceProcess]
+    etcd_server: EmbeddedEtcd, services: Callable[..., ServiceProcess], grpcurl: str
 ) -> None:
     args = ["--etcd-prefix", f"/e2e-{uuid.uuid4().hex[:8]}"]
     coordinator = services("coordinator", etcd_server.endpoint, args=args, lease_ttl=TTL)
@@ -60,6 +61,19 @@ def test_members_appear_and_disappear_with_their_lease(
         assert status.leader.id == coordinator.member_id and status.leader_epoch > 0
         assert [r.id for r in status.replicators] == [replicator.member_id]
         assert status.etcd.healthy and status.etcd.version.startswith("3.5")
+
+        # Reflection lists every service of each member, health included.
+        for proc, service in (
+            (agent, "ferry.v1.Agent"),
+            (replicator, "ferry.v1.LeaderReplication"),
+        ):
+            listed = subprocess.run(
+                [grpcurl, "-plaintext", proc.address, "list"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert service in listed.stdout.split() and "grpc.health.v1.Health" in listed.stdout
 
         # Each member answers about itself too.
         with grpc.insecure_channel(agent.address) as ach:

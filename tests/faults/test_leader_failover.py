@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 import uuid
@@ -77,3 +78,28 @@ def test_sigkill_leader_other_replica_takes_over(
     assert failures == []
     assert answered > 0
     assert '"became leader"' in survivor.log()
+
+
+def test_paused_leader_steps_down_and_never_leads_alongside_its_successor(
+    etcd_server: EmbeddedEtcd, services: Callable[..., ServiceProcess]
+) -> None:
+    args = ["--etcd-prefix", f"/faults-{uuid.uuid4().hex[:8]}"]
+    a = services("coordinator", etcd_server.endpoint, args=args, lease_ttl=TTL).wait_serving()
+    b = services("coordinator", etcd_server.endpoint, args=args, lease_ttl=TTL).wait_serving()
+    first = wait_until(lambda: leader_id(a.address), what="a leader")
+    leader, survivor = (a, b) if first == a.member_id else (b, a)
+
+    leader.signal(signal.SIGSTOP)  # a zombie: alive, but neither renewing nor leading
+    wait_until(
+        lambda: leader_id(survivor.address) == survivor.member_id,
+        timeout=TTL + 5,
+        what="survivor leads while the old leader is paused",
+    )
+    leader.signal(signal.SIGCONT)
+    # On waking, the old leader finds its local deadline long gone: it steps down
+    # at once instead of running its management loops next to the new leader.
+    wait_until(lambda: '"stepped down"' in leader.log(), timeout=10, what="old leader steps down")
+    assert leader_id(leader.address) == survivor.member_id
+    assert leader_id(survivor.address) == survivor.member_id
+    stepped = next(line for line in leader.log().splitlines() if '"stepped down"' in line)
+    assert "deadline" in stepped, stepped

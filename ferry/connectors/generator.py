@@ -55,6 +55,9 @@ class GeneratorSource(Source):
         docs = int(config.get("docs", 0))
         count = max(1, min(tasks_max, docs or 1))
         step = -(-docs // count) if docs else 0
+        # Rounding the step up can leave trailing tasks with nothing (or a start
+        # past the end, e.g. 7 docs in 5 tasks): plan only tasks that have work.
+        count = -(-docs // step) if docs else 1
         return [
             TaskPlan(
                 partition=f"range-{i}", params={"start": i * step, "end": min(docs, (i + 1) * step)}

@@ -14,7 +14,11 @@ from tests.helpers import REPO, SERVING, health_status, wait_until
 
 def ferry(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ferry.cli.main", *args], capture_output=True, text=True, timeout=30, cwd=REPO
+        [sys.executable, "-m", "ferry.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO,
     )
 
 
@@ -29,7 +33,9 @@ def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> N
             stdout=sink, stderr=subprocess.STDOUT, cwd=REPO,
         )  # fmt: skip
     try:
-        wait_until(lambda: health_status(address) == SERVING, timeout=60, what="coordinator serving")
+        wait_until(
+            lambda: health_status(address) == SERVING, timeout=60, what="coordinator serving"
+        )
 
         def cluster() -> dict[str, object]:
             result = ferry("cluster", "status", "--coordinator", address, "-o", "json")
@@ -37,7 +43,9 @@ def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> N
             return dict(json.loads(result.stdout))
 
         status = wait_until(
-            lambda: (s := cluster()).get("agents") and s.get("replicators") and s.get("leader") and s,
+            lambda: (
+                (s := cluster()).get("agents") and s.get("replicators") and s.get("leader") and s
+            ),
             timeout=30,
             what="agent, replicator and leader registered",
         )

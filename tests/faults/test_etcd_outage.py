@@ -32,27 +32,37 @@ def test_health_follows_etcd_and_members_come_back(
     own_etcd: EmbeddedEtcd, services: Callable[..., ServiceProcess]
 ) -> None:
     args = ["--etcd-prefix", f"/outage-{uuid.uuid4().hex[:8]}"]
-    coordinator = services("coordinator", own_etcd.endpoint, args=args, lease_ttl=TTL).wait_serving()
+    coordinator = services(
+        "coordinator", own_etcd.endpoint, args=args, lease_ttl=TTL
+    ).wait_serving()
     agent = services("agent", own_etcd.endpoint, args=args, lease_ttl=TTL).wait_serving()
 
     def agent_leases() -> list[int]:
         with grpc.insecure_channel(coordinator.address) as channel:
-            listed = agents_pb2_grpc.AgentsStub(channel).List(agents_pb2.ListAgentsRequest(), timeout=2)
+            listed = agents_pb2_grpc.AgentsStub(channel).List(
+                agents_pb2.ListAgentsRequest(), timeout=2
+            )
             return [a.lease_id for a in listed.agents]
 
     first_lease = wait_until(agent_leases, what="agent registered")[0]
 
     os.kill(own_etcd.pid, signal.SIGSTOP)
     for proc in (coordinator, agent):
-        wait_until(lambda p=proc: health_status(p.address) == NOT_SERVING, timeout=15, what="NOT_SERVING")
+        wait_until(
+            lambda p=proc: health_status(p.address) == NOT_SERVING, timeout=15, what="NOT_SERVING"
+        )
     # The agent notices its session is gone by its local deadline.
     wait_until(lambda: '"session lost"' in agent.log(), timeout=TTL + 5, what="agent session lost")
 
     os.kill(own_etcd.pid, signal.SIGCONT)
     for proc in (coordinator, agent):
-        wait_until(lambda p=proc: health_status(p.address) == SERVING, timeout=20, what="SERVING again")
+        wait_until(
+            lambda p=proc: health_status(p.address) == SERVING, timeout=20, what="SERVING again"
+        )
     # It registered again under a new lease.
     leases = wait_until(
-        lambda: (ls := agent_leases()) and ls[0] != first_lease and ls, timeout=20, what="re-registered"
+        lambda: (ls := agent_leases()) and ls[0] != first_lease and ls,
+        timeout=20,
+        what="re-registered",
     )
     assert len(leases) == 1

@@ -21,15 +21,32 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 
+from ferry.errors import InvalidArgument
 
-def exporter_choice(env: Mapping[str, str]) -> str:
-    """exporter_choice is "otlp", "console" or "none" from the OTEL_* variables."""
-    choice = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-    if choice:
-        return choice.split(",")[0].strip()
-    if env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
-        return "otlp"
-    return "none"
+EXPORTERS = ("otlp", "console", "none")
+
+
+def exporter_choices(env: Mapping[str, str]) -> list[str]:
+    """exporter_choices lists the span exporters the OTEL_* variables ask for.
+
+    ``OTEL_TRACES_EXPORTER`` may name several ("otlp,console"); without it, an
+    OTLP endpoint means "otlp". An unknown name is an error rather than a
+    silently untraced process.
+    """
+    raw = env.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if not raw:
+        endpoint = env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+        )
+        return ["otlp"] if endpoint else []
+    choices = [c.strip() for c in raw.split(",") if c.strip()]
+    unknown = [c for c in choices if c not in EXPORTERS]
+    if unknown:
+        raise InvalidArgument.field(
+            "OTEL_TRACES_EXPORTER",
+            f"unsupported exporter {unknown[0]!r} (use {', '.join(EXPORTERS)})",
+        )
+    return [c for c in choices if c != "none"]
 
 
 def setup_tracing(
@@ -45,13 +62,13 @@ def setup_tracing(
     env = os.environ if env is None else env
     resource = Resource.create({SERVICE_NAME: env.get("OTEL_SERVICE_NAME") or f"ferry-{service}"})
     provider = TracerProvider(resource=resource)
-    choice = exporter_choice(env)
-    if choice == "otlp":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    for choice in exporter_choices(env):
+        if choice == "otlp":
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    elif choice == "console":
-        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+        else:
+            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     for processor in extra_processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)

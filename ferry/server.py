@@ -42,65 +42,56 @@ async def _abort(context: grpc.aio.ServicerContext, exc: FerryError) -> None:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
+async def _fail(exc: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
+    """_fail ends the RPC: a FerryError with its own status, anything else as INTERNAL."""
+    if isinstance(exc, FerryError):
+        if exc.code != grpc.StatusCode.UNIMPLEMENTED:
+            log.info("rpc failed", extra={"method": method, "error": exc.message})
+        await _abort(context, exc)
+    log.exception("rpc crashed", extra={"method": method})
+    await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {exc!r}")
+
+
+def _guard_unary(inner: Any, method: str) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await inner(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — _fail turns it into a status
+            await _fail(exc, context, method)
+
+    return call
+
+
+def _guard_stream(inner: Any, method: str) -> Any:
+    async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        try:
+            async for item in inner(request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 — _fail turns it into a status
+            await _fail(exc, context, method)
+
+    return call
+
+
 def _wrap(handler: Any, method: str) -> Any:
-    """_wrap turns FerryErrors raised by a handler into rich gRPC statuses."""
-
-    async def fail(exc: BaseException, context: grpc.aio.ServicerContext) -> None:
-        if isinstance(exc, FerryError):
-            if not exc.code == grpc.StatusCode.UNIMPLEMENTED:
-                log.info("rpc failed", extra={"method": method, "error": exc.message})
-            await _abort(context, exc)
-        log.exception("rpc crashed", extra={"method": method})
-        await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {exc!r}")
-
+    """_wrap turns exceptions raised by a handler into rich gRPC statuses."""
+    serialization = (handler.request_deserializer, handler.response_serializer)
     if handler.unary_unary:
-        inner_uu = handler.unary_unary
-
-        async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            try:
-                return await inner_uu(request, context)
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                await fail(exc, context)
-
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary, handler.request_deserializer, handler.response_serializer
-        )
+        guarded = _guard_unary(handler.unary_unary, method)
+        return grpc.unary_unary_rpc_method_handler(guarded, *serialization)
+    if handler.stream_unary:
+        guarded = _guard_unary(handler.stream_unary, method)
+        return grpc.stream_unary_rpc_method_handler(guarded, *serialization)
     if handler.unary_stream:
-        inner_us = handler.unary_stream
-
-        async def unary_stream(
-            request: Any, context: grpc.aio.ServicerContext
-        ) -> AsyncIterator[Any]:
-            try:
-                async for item in inner_us(request, context):
-                    yield item
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                await fail(exc, context)
-
-        return grpc.unary_stream_rpc_method_handler(
-            unary_stream, handler.request_deserializer, handler.response_serializer
-        )
+        guarded = _guard_stream(handler.unary_stream, method)
+        return grpc.unary_stream_rpc_method_handler(guarded, *serialization)
     if handler.stream_stream:
-        inner_ss = handler.stream_stream
-
-        async def stream_stream(
-            requests: Any, context: grpc.aio.ServicerContext
-        ) -> AsyncIterator[Any]:
-            try:
-                async for item in inner_ss(requests, context):
-                    yield item
-            except Exception as exc:
-                if isinstance(exc, grpc.aio.AbortError):
-                    raise
-                await fail(exc, context)
-
-        return grpc.stream_stream_rpc_method_handler(
-            stream_stream, handler.request_deserializer, handler.response_serializer
-        )
+        guarded = _guard_stream(handler.stream_stream, method)
+        return grpc.stream_stream_rpc_method_handler(guarded, *serialization)
     return handler
 
 

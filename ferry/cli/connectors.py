@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ferry.cli import output
@@ -112,22 +113,40 @@ def _read_specs(path: str) -> list[SpecEntry]:
 async def _create(coordinator: Coordinator, args: argparse.Namespace) -> int:
     if args.dry_run:
         return await _validate(coordinator, args)
-    created: list[pb.Connector] = []
+    return await _each_spec(
+        coordinator,
+        args,
+        _read_specs(args.file),
+        coordinator.connectors.Create,
+        lambda entry: pb.CreateConnectorRequest(spec=entry.spec, initial_state=entry.state),
+        "created",
+    )
+
+
+async def _each_spec(
+    coordinator: Coordinator,
+    args: argparse.Namespace,
+    entries: list[SpecEntry],
+    rpc: Any,
+    request: Callable[[SpecEntry], Any],
+    verb: str,
+) -> int:
+    """_each_spec sends one request per spec; one rejected spec does not stop the others."""
+    done: list[pb.Connector] = []
     failed = False
-    for entry in _read_specs(args.file):
-        request = pb.CreateConnectorRequest(spec=entry.spec, initial_state=entry.state)
+    for entry in entries:
         try:
-            connector = await coordinator.call(coordinator.connectors.Create, request)
+            connector = await coordinator.call(rpc, request(entry))
         except RpcFailed as exc:
-            # One bad connector does not stop the others; an unreachable coordinator does.
+            # An unreachable coordinator still stops the whole command (not RpcFailed).
             _error(exc.describe(entry.spec.name))
             failed = True
             continue
-        created.append(connector)
+        done.append(connector)
         if not output.wants_json(args):
-            print(_summary(connector, "created"))
+            print(_summary(connector, verb))
     if output.wants_json(args):
-        output.print_messages(created)
+        output.print_messages(done)
     return EXIT_FAILURE if failed else EXIT_OK
 
 
@@ -210,22 +229,14 @@ async def _update(coordinator: Coordinator, args: argparse.Namespace) -> int:
         raise usage_error(
             f"--revision needs one connector in the file; {args.file} has {len(entries)}"
         )
-    updated: list[pb.Connector] = []
-    failed = False
-    for entry in entries:
-        request = pb.UpdateConnectorRequest(spec=entry.spec, expected_revision=args.revision)
-        try:
-            connector = await coordinator.call(coordinator.connectors.Update, request)
-        except RpcFailed as exc:
-            _error(exc.describe(entry.spec.name))
-            failed = True
-            continue
-        updated.append(connector)
-        if not output.wants_json(args):
-            print(_summary(connector, "updated"))
-    if output.wants_json(args):
-        output.print_messages(updated)
-    return EXIT_FAILURE if failed else EXIT_OK
+    return await _each_spec(
+        coordinator,
+        args,
+        entries,
+        coordinator.connectors.Update,
+        lambda entry: pb.UpdateConnectorRequest(spec=entry.spec, expected_revision=args.revision),
+        "updated",
+    )
 
 
 async def _delete(coordinator: Coordinator, args: argparse.Namespace) -> int:

@@ -19,7 +19,8 @@ import aetcd
 from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
-from ferry.etcd import Session
+from ferry.etcd import Session, probe
+from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,15 @@ class Membership:
     @property
     def alive(self) -> bool:
         return self.session is not None and self.session.alive
+
+    async def health_reason(self) -> str:
+        """health_reason is "" while etcd answers and the session lives, else why not."""
+        status = await probe(self._client)
+        if not status.healthy:
+            return f"etcd unreachable: {status.error}"
+        if not self.alive:
+            return "no etcd session"
+        return ""
 
     async def start(self) -> None:
         """start begins registering in the background; wait on ``ready`` if needed."""
@@ -126,11 +136,7 @@ class Membership:
         try:
             await asyncio.wait_for(asyncio.shield(task), timeout=self._ttl)
         except TimeoutError:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await cancel_and_wait(task)
 
 
 M = TypeVar("M", bound=Message)

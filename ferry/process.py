@@ -47,7 +47,7 @@ class MemberProcess:
             ttl=config.lease_ttl,
             on_lost=self.on_session_lost,
         )
-        self.health = HealthMonitor(self.server, self._health_reason)
+        self.health = HealthMonitor(self.server, self.membership.health_reason)
 
     def member_key(self) -> str:
         return self.keys.member(f"{self.role}s", self.id)
@@ -61,14 +61,6 @@ class MemberProcess:
     async def on_session_lost(self, session: Session) -> None:
         """on_session_lost stops fenced work at once (self-fencing); nothing to stop here yet."""
         log.warning("session lost", extra={"reason": session.lost_reason})
-
-    async def _health_reason(self) -> str:
-        status = await etcd.probe(self.client)
-        if not status.healthy:
-            return f"etcd unreachable: {status.error}"
-        if not self.membership.alive:
-            return "no etcd session"
-        return ""
 
     async def start(self) -> None:
         for register, servicer, name in self.servicers():

@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 
 from ferry import telemetry
 from ferry.errors import FerryError, PermissionDenied
+from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -249,12 +250,7 @@ class HealthMonitor:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
 
 async def run_service(

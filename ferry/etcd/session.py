@@ -19,6 +19,7 @@ from types import TracebackType
 import aetcd
 
 from ferry.errors import InvalidArgument, SessionLost
+from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -147,12 +148,7 @@ class Session:
     async def _stop_keepalive(self, reason: str) -> None:
         self._lose(reason, expected=True)
         task, self._keepalive_task = self._keepalive_task, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def orphan(self) -> None:
         """orphan stops renewing; the lease and its keys expire after the TTL."""

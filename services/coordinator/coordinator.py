@@ -107,7 +107,7 @@ class Coordinator:
             candidate=lambda: encode_info(self.info),
             loops=[publish_types_loop(self.registry)],
         )
-        self.health = HealthMonitor(self.server, self._health_reason)
+        self.health = HealthMonitor(self.server, self.membership.health_reason)
 
     def _add_servicers(self) -> None:
         s = self.server
@@ -141,14 +141,6 @@ class Coordinator:
                 servicer,
                 descriptor.full_name,
             )
-
-    async def _health_reason(self) -> str:
-        status = await etcd.probe(self.client)
-        if not status.healthy:
-            return f"etcd unreachable: {status.error}"
-        if not self.membership.alive:
-            return "no etcd session"
-        return ""
 
     async def start(self) -> None:
         """start serves the API, applies the connectors file, registers and campaigns."""

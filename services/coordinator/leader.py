@@ -21,6 +21,7 @@ import aetcd
 from ferry.errors import SessionLost
 from ferry.etcd import Election, Keys, Session
 from ferry.member import Membership
+from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +74,7 @@ class LeaderRole:
     async def stop(self) -> None:
         """stop cancels the campaign and the loops, resigning if leading; idempotent."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+        await cancel_and_wait(task)
 
     async def _run(self) -> None:
         while True:

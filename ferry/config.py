@@ -25,6 +25,7 @@ from ferry.errors import InvalidArgument
 
 C = TypeVar("C")
 ENV_PREFIX = "FERRY_"
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,11 +43,23 @@ class ServiceConfig:
     id: str = ""
     """Member id in the cluster; defaults to hostname-random."""
     lease_ttl: float = 10.0
-    """etcd session lease TTL in seconds (at least 3 for production)."""
+    """etcd session lease TTL in seconds: at least 2 (3 or more in production)."""
     log_level: str = "info"
     """debug, info, warning or error."""
     grace_period: float = 10.0
     """Seconds in-flight RPCs get to finish on SIGTERM."""
+
+    def __post_init__(self) -> None:
+        if not 2.0 <= self.lease_ttl <= 3600.0:
+            raise InvalidArgument.field(
+                "lease_ttl", f"must be between 2 and 3600 s, got {self.lease_ttl}"
+            )
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise InvalidArgument.field(
+                "log_level", f"must be one of {', '.join(LOG_LEVELS)}, got {self.log_level!r}"
+            )
+        if self.grace_period < 0:
+            raise InvalidArgument.field("grace_period", "must not be negative")
 
     def member_id(self, role: str) -> str:
         """member_id is the configured id or a fresh "<role>-<host>-<random>"."""
@@ -75,6 +88,11 @@ class AgentConfig(ServiceConfig):
     """Capacity: the most tasks this agent runs at once."""
     labels: dict[str, str] = field(default_factory=dict)
     """Placement labels, "k=v,k2=v2" from flags or environment."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 1 <= self.max_concurrent_tasks <= 10_000:
+            raise InvalidArgument.field("max_concurrent_tasks", "must be between 1 and 10000")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 
 from ferry import telemetry
 from ferry.errors import FerryError, PermissionDenied
+from ferry.etcd.client import CONNECTIVITY_ERRORS, unavailable
 from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,10 @@ async def _abort(context: grpc.aio.ServicerContext, exc: FerryError) -> None:
 
 
 async def _fail(exc: Exception, context: grpc.aio.ServicerContext, method: str) -> None:
-    """_fail ends the RPC: a FerryError with its own status, anything else as INTERNAL."""
+    """_fail ends the RPC: a FerryError with its own status, etcd trouble as UNAVAILABLE,
+    anything else as INTERNAL."""
+    if isinstance(exc, CONNECTIVITY_ERRORS):
+        exc = unavailable(exc)
     if isinstance(exc, FerryError):
         if exc.code != grpc.StatusCode.UNIMPLEMENTED:
             log.info("rpc failed", extra={"method": method, "error": exc.message})

@@ -61,6 +61,11 @@ class RpcFailed(CommandError):
     def describe(self, subject: str = "") -> list[str]:
         """describe is the message for stderr; subject (e.g. a connector name) prefixes it."""
         prefix = f"{subject}: " if subject else ""
+        if self.violations:
+            # The status message repeats the violations; list each once, one per line.
+            count = len(self.violations)
+            head = f"{count} invalid field{'s' if count > 1 else ''}:"
+            return [f"error: {prefix}{self.code.name}: {head}", *self.violations]
         return [f"error: {prefix}{self.code.name}: {self.message}", *self.violations]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from ferry.config import AgentConfig, CoordinatorConfig, ReplicatorConfig, ServiceConfig, load
@@ -29,11 +31,12 @@ def _config(cls: type[ServiceConfig], args: argparse.Namespace) -> Any:
     return load(cls, flags=flags, env=os.environ, file=args.config)
 
 
-def _run(coro: Any) -> int:
+def _run(start: Callable[[], Coroutine[Any, Any, None]]) -> int:
+    """_run builds and runs a service; a Ferry error (bad config or file) is one stderr line."""
     try:
-        asyncio.run(coro)
+        asyncio.run(start())
     except FerryError as exc:
-        print(f"error: {exc.message}")
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -43,19 +46,19 @@ def _run(coro: Any) -> int:
 def _coordinator(args: argparse.Namespace) -> int:
     from services.coordinator.coordinator import serve
 
-    return _run(serve(_config(CoordinatorConfig, args)))
+    return _run(lambda: serve(_config(CoordinatorConfig, args)))
 
 
 def _agent(args: argparse.Namespace) -> int:
     from services.agent.agent import serve
 
-    return _run(serve(_config(AgentConfig, args)))
+    return _run(lambda: serve(_config(AgentConfig, args)))
 
 
 def _replicator(args: argparse.Namespace) -> int:
     from services.replicator.replicator import serve
 
-    return _run(serve(_config(ReplicatorConfig, args)))
+    return _run(lambda: serve(_config(ReplicatorConfig, args)))
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -69,7 +72,7 @@ def _up(args: argparse.Namespace) -> int:
         lease_ttl=args.lease_ttl,
         log_level=args.log_level,
     )
-    return _run(up(options))
+    return _run(lambda: up(options))
 
 
 def add_commands(subparsers: Any) -> None:

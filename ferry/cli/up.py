@@ -2,7 +2,11 @@
 
 Starts an embedded etcd (unless --etcd-endpoints names an existing one), then
 a coordinator, an agent and a replicator as child processes, restarting any
-that dies. SIGTERM/SIGINT stops them in reverse order, then etcd.
+that dies (backing off up to 30 s). Children run in their own sessions, so a
+terminal's Ctrl-C reaches only ``ferry up``, which then stops them in reverse
+order and etcd last: every service resigns and revokes its lease while etcd
+is still there. SIGHUP is passed to the coordinator (re-read the connectors
+file).
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ferry.errors import InvalidArgument
 from ferry.etcd import EmbeddedEtcd, free_port
+from ferry.specs import load_specs
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +69,14 @@ class Child:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ferry.cli.main", *self.args,
                 stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
+                start_new_session=True,
             )  # fmt: skip
         finally:
             out.close()
+
+    def signal(self, sig: int) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(sig)
 
     async def stop(self, grace: float = 15.0) -> None:
         proc = self.process
@@ -79,7 +90,22 @@ class Child:
             await proc.wait()
 
 
+def _check_connectors_file(path: str) -> None:
+    """_check_connectors_file fails before anything starts when the file is bad."""
+    from ferry.connectors import load_registry
+    from services.coordinator.validation import validate_spec
+
+    registry = load_registry()
+    violations = []
+    for i, entry in enumerate(load_specs(path)):
+        violations.extend(validate_spec(entry.spec, registry, path=f"connectors[{i}]"))
+    if violations:
+        raise InvalidArgument(f"{path}: invalid connectors file:", violations)
+
+
 def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str]:
+    if options.connectors_file:
+        _check_connectors_file(options.connectors_file)
     data_dir = Path(options.data_dir).resolve()
     logs_dir = data_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
@@ -115,6 +141,7 @@ async def up(options: UpOptions) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, children[0].signal, signal.SIGHUP)
     try:
         for child in children:
             await child.start()
@@ -132,7 +159,8 @@ async def up(options: UpOptions) -> None:
 
 
 async def _supervise(children: list[Child], stop: asyncio.Event) -> None:
-    """_supervise restarts a child that exits while Ferry is up."""
+    """_supervise restarts a child that exits while Ferry is up, backing off on crash loops."""
+    backoff = {c.name: 1.0 for c in children}
     while not stop.is_set():
         waits = {asyncio.create_task(c.process.wait()): c for c in children if c.process}
         stopping = asyncio.create_task(stop.wait())
@@ -141,14 +169,18 @@ async def _supervise(children: list[Child], stop: asyncio.Event) -> None:
             task.cancel()
         for task in done:
             child = waits.get(task)
-            if child is not None and not stop.is_set():
-                code = child.process.returncode if child.process else None
-                print(
-                    f"{child.name} exited with {code}; restarting (see {child.log_path})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                try:
-                    await asyncio.wait_for(stop.wait(), 1.0)
-                except TimeoutError:
-                    await child.start()
+            if child is None or stop.is_set():
+                continue
+            code = child.process.returncode if child.process else None
+            delay = backoff[child.name]
+            backoff[child.name] = min(30.0, delay * 2)
+            print(
+                f"{child.name} exited with {code}; restarting in {delay:.0f}s "
+                f"(see {child.log_path})",
+                file=sys.stderr,
+                flush=True,
+            )
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                await child.start()

@@ -74,12 +74,19 @@ async def probe(client: aetcd.Client, *, within: float = 2.0) -> EtcdStatus:
         )
         return EtcdStatus(True, version=resp.version, revision=resp.header.revision)
     except Exception as exc:  # noqa: BLE001 — a probe reports, it does not raise
-        return EtcdStatus(False, error=f"{type(exc).__name__}: {exc}")
+        return EtcdStatus(False, error=_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    if isinstance(exc, TimeoutError) and not text:
+        text = "no answer in time"
+    return f"{type(exc).__name__}: {text}"
 
 
 def unavailable(exc: BaseException) -> Unavailable:
     """unavailable wraps an etcd connectivity error into Ferry's vocabulary."""
-    return Unavailable(f"etcd unavailable: {type(exc).__name__}: {exc}")
+    return Unavailable(f"etcd unavailable: {_describe(exc)}")
 
 
 async def range_request(client: aetcd.Client, request: rpc.RangeRequest) -> rpc.RangeResponse:

@@ -101,8 +101,14 @@ class EmbeddedEtcd:
             *self.extra_args,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
+            # Its own session: a terminal's Ctrl-C must not stop etcd before the
+            # services that still need it to resign and revoke their leases.
             self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                args,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         self.wait_healthy(timeout=timeout)
         return self

@@ -12,7 +12,7 @@ import grpc
 import pytest
 
 from ferry.etcd import EmbeddedEtcd
-from ferry.v1 import agents_pb2, agents_pb2_grpc
+from ferry.v1 import agents_pb2, agents_pb2_grpc, connectors_pb2, connectors_pb2_grpc
 from tests.helpers import NOT_SERVING, SERVING, ServiceProcess, health_status, wait_until
 
 pytestmark = pytest.mark.faults
@@ -53,6 +53,14 @@ def test_health_follows_etcd_and_members_come_back(
         )
     # The agent notices its session is gone by its local deadline.
     wait_until(lambda: '"session lost"' in agent.log(), timeout=TTL + 5, what="agent session lost")
+    # The API says what is wrong: etcd is unavailable (retriable), not an internal error.
+    with grpc.insecure_channel(coordinator.address) as channel:
+        with pytest.raises(grpc.RpcError) as raised:
+            connectors_pb2_grpc.ConnectorsStub(channel).List(
+                connectors_pb2.ListConnectorsRequest(), timeout=15
+            )
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE  # type: ignore[attr-defined]
+    assert "etcd unavailable" in raised.value.details()  # type: ignore[attr-defined]
 
     os.kill(own_etcd.pid, signal.SIGCONT)
     for proc in (coordinator, agent):

@@ -330,7 +330,7 @@ def test_invalid_argument_prints_each_field_violation(
     assert code == 1
     assert out == ""
     lines = err.splitlines()
-    assert lines[0].startswith("error: bad: INVALID_ARGUMENT: invalid request:")
+    assert lines[0] == "error: bad: INVALID_ARGUMENT: 2 invalid fields:"
     assert lines[1:] == [
         "  spec.config.docs: must be an integer",
         "  spec.tasks_max: must be at least 1",

@@ -44,8 +44,12 @@ def to_json(message: Message) -> dict[str, Any]:
 
 
 def print_json(value: Any) -> None:
-    """print_json writes value as one indented JSON document."""
-    print(json.dumps(value, indent=2))
+    """print_json writes value as one indented JSON document with sorted keys.
+
+    Whole numbers print without ".0" (Struct holds every number as a double),
+    as grpcurl shows them.
+    """
+    print(json.dumps(_whole_numbers(value), indent=2, sort_keys=True))
 
 
 def print_messages(messages: Iterable[Message]) -> None:

@@ -54,6 +54,7 @@ def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> N
 
         listed = ferry("connectors", "list", "--coordinator", address, "-o", "json")
         assert [c["spec"]["name"] for c in json.loads(listed.stdout)] == ["demo-generator"]
+        assert '"docs": 10000,' in listed.stdout  # whole numbers stay whole, as in the file
         table = ferry("connectors", "list", "--coordinator", address)
         assert "demo-generator" in table.stdout and "running" in table.stdout
 

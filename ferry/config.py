@@ -48,6 +48,10 @@ class ServiceConfig:
     """debug, info, warning or error."""
     grace_period: float = 10.0
     """Seconds in-flight RPCs get to finish on SIGTERM."""
+    store_url: str = ""
+    """Index store: ``sqlite:///path/to/file.db`` (embedded, one machine) or
+    ``postgresql://user:password@host:port/db`` (shared by many machines).
+    Empty means none configured: the Indices API then answers FAILED_PRECONDITION."""
 
     def __post_init__(self) -> None:
         if not 2.0 <= self.lease_ttl <= 3600.0:

@@ -22,7 +22,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from ferry.v1 import agents_pb2_grpc, cluster_pb2_grpc, connectors_pb2_grpc
+from ferry.v1 import agents_pb2_grpc, cluster_pb2_grpc, connectors_pb2_grpc, indices_pb2_grpc
 
 DEFAULT_COORDINATOR = "127.0.0.1:50051"
 """DEFAULT_COORDINATOR is dialled when neither --coordinator nor FERRY_COORDINATOR is set."""
@@ -133,6 +133,7 @@ class Coordinator:
         self.connectors = connectors_pb2_grpc.ConnectorsStub(self._channel)
         self.agents = agents_pb2_grpc.AgentsStub(self._channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self._channel)
+        self.indices = indices_pb2_grpc.IndicesStub(self._channel)
 
     async def __aenter__(self) -> Coordinator:
         return self

@@ -1,6 +1,6 @@
 """``ferry``: the command line of Ferry.
 
-Client commands (``connectors``, ``agents``, ``cluster``) call a coordinator;
+Client commands (``connectors``, ``index``, ``agents``, ``cluster``) call a coordinator;
 service commands (``up``, ``coordinator``, ``agent``, ``replicator``) come
 from :mod:`ferry.cli.serve`.
 """
@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from ferry.cli import agents, cluster, connectors, serve
+from ferry.cli import agents, cluster, connectors, indices, serve
 from ferry.cli.client import DEFAULT_COORDINATOR, EXIT_USAGE, CommandError
 
 _EPILOG = f"""\
@@ -28,16 +28,20 @@ left out):
   a JSON array of messages   connectors list (Connector), connectors types
                              (ConnectorType), agents list (AgentInfo),
                              connectors create/update -f (Connector, one per
-                             connector that succeeded, in file order)
+                             connector that succeeded, in file order),
+                             index list (Index), index bulk (BulkItemResult)
   one message object         connectors get/pause/resume/stop (Connector),
                              connectors restart (RestartConnectorResponse),
-                             cluster status (ClusterStatus)
+                             cluster status (ClusterStatus), index create/get
+                             (Index), index stats (IndexStats), index doc
+                             (Document), index search (SearchResponse),
+                             index count (CountResponse)
   an array of results        connectors validate -f and create --dry-run:
                              [{{"name": ..., "valid": true|false, "errors":
                              [{{"field": ..., "description": ...}}]}}]
 
 exit status: 0 success; 1 a call failed, the coordinator could not be reached
-or a spec is invalid; 2 bad arguments or an unreadable spec file.
+or a spec is invalid; 2 bad arguments or an unreadable spec or bulk file.
 """
 
 
@@ -61,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     # dest "command" is known to serve.py, which filters it out of service flags.
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     connectors.add_commands(commands)
+    indices.add_commands(commands)
     agents.add_commands(commands)
     cluster.add_commands(commands)
     serve.add_commands(commands)

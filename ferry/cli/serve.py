@@ -24,6 +24,9 @@ def _service_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--lease-ttl", type=float, help="etcd session lease TTL, seconds (default 10)")
     g.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     g.add_argument("--grace-period", type=float, help="seconds in-flight RPCs get on SIGTERM")
+    g.add_argument(
+        "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
+    )
 
 
 def _config(cls: type[ServiceConfig], args: argparse.Namespace) -> Any:
@@ -71,6 +74,7 @@ def _up(args: argparse.Namespace) -> int:
         connectors_file=args.connectors_file or "",
         lease_ttl=args.lease_ttl,
         log_level=args.log_level,
+        store_url=args.store_url or "",
     )
     return _run(lambda: up(options))
 
@@ -88,6 +92,10 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--connectors-file", help="declarative connectors file for the coordinator")
     p.add_argument("--lease-ttl", type=float, default=10.0, help="session lease TTL, seconds")
     p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    p.add_argument(
+        "--store-url",
+        help="index store of every service (default: sqlite:///<data-dir>/store/ferry.db)",
+    )
     p.set_defaults(func=_up)
 
     p = subparsers.add_parser("coordinator", help="run a coordinator replica")

@@ -1,8 +1,9 @@
 """``ferry up``: a complete Ferry on one machine, each service its own process.
 
 Starts an embedded etcd (unless --etcd-endpoints names an existing one), then
-a coordinator, an agent and a replicator as child processes, restarting any
-that dies (backing off up to 30 s). Children run in their own sessions, so a
+a coordinator, an agent and a replicator as child processes sharing one index
+store (SQLite under the data dir unless --store-url names another), restarting
+any that dies (backing off up to 30 s). Children run in their own sessions, so a
 terminal's Ctrl-C reaches only ``ferry up``, which then stops them in reverse
 order and etcd last: every service resigns and revokes its lease while etcd
 is still there. SIGHUP is passed to the coordinator (re-read the connectors
@@ -22,6 +23,7 @@ from pathlib import Path
 from ferry.errors import InvalidArgument
 from ferry.etcd import EmbeddedEtcd, free_port
 from ferry.specs import load_specs
+from ferry.store import open_store
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ class UpOptions:
     connectors_file: str = ""
     lease_ttl: float = 10.0
     log_level: str = "info"
+    store_url: str = ""
+    """Index store of every child; empty means SQLite at <data_dir>/store/ferry.db."""
 
 
 def _embedded_etcd(data_dir: Path) -> EmbeddedEtcd:
@@ -103,28 +107,37 @@ def _check_connectors_file(path: str) -> None:
         raise InvalidArgument(f"{path}: invalid connectors file:", violations)
 
 
-def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str]:
+def default_store_url(data_dir: Path) -> str:
+    """default_store_url is the SQLite file under an (absolute) data dir: sqlite:////abs/path."""
+    return f"sqlite:///{data_dir / 'store' / 'ferry.db'}"
+
+
+def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str, str]:
+    """_prepare checks the options and makes the data dir; returns logs dir, etcd,
+    etcd endpoints and store URL."""
     if options.connectors_file:
         _check_connectors_file(options.connectors_file)
     data_dir = Path(options.data_dir).resolve()
     logs_dir = data_dir / "logs"
     logs_dir.mkdir(parents=True, exist_ok=True)
+    store_url = options.store_url or default_store_url(data_dir)
+    open_store(store_url)  # a bad URL fails here, not in a child restarted forever
     if options.etcd_endpoints:
-        return logs_dir, None, options.etcd_endpoints
+        return logs_dir, None, options.etcd_endpoints, store_url
     etcd = _embedded_etcd(data_dir).start()
-    return logs_dir, etcd, etcd.endpoint
+    return logs_dir, etcd, etcd.endpoint, store_url
 
 
 async def up(options: UpOptions) -> None:
     """up runs until SIGTERM/SIGINT."""
-    logs_dir, etcd, endpoints = await asyncio.to_thread(_prepare, options)
+    logs_dir, etcd, endpoints, store_url = await asyncio.to_thread(_prepare, options)
     connectors_file = (
         await asyncio.to_thread(lambda: str(Path(options.connectors_file).resolve()))
         if options.connectors_file
         else ""
     )
     common = ["--etcd-endpoints", endpoints, "--lease-ttl", str(options.lease_ttl),
-              "--log-level", options.log_level]  # fmt: skip
+              "--log-level", options.log_level, "--store-url", store_url]  # fmt: skip
     coordinator_args = ["coordinator", *common, "--listen", options.listen]
     if connectors_file:
         coordinator_args += ["--connectors-file", connectors_file]

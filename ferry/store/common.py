@@ -32,6 +32,8 @@ from ferry.store.store import SchemaConflict
 
 MAX_SHARDS = 1024
 FIELD_PATH = re.compile(r"^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*$")
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""_NUL_ESCAPE finds a JSON \\u0000 escape (not an escaped backslash followed by u0000)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +104,10 @@ def check_id(doc_id: Any, where: str, limits: Limits = DEFAULT_LIMITS) -> str:
     """check_id returns a valid document id or raises naming ``where``."""
     if not isinstance(doc_id, str) or not doc_id:
         raise InvalidArgument.field(where, "document id must be a non-empty string")
-    size = len(doc_id.encode())
+    try:
+        size = len(doc_id.encode())
+    except UnicodeEncodeError:  # a lone surrogate: no backend can store it
+        raise InvalidArgument.field(where, "document id must be valid Unicode text") from None
     if size > limits.max_id_bytes:
         raise InvalidArgument.field(
             where,
@@ -171,6 +176,11 @@ def prepare_bulk(
             source = encode_source(op.source)
         except (TypeError, ValueError) as exc:
             raise InvalidArgument.field(f"{where}.source", f"document {doc_id!r}: {exc}") from exc
+        if b"\\u0000" in source and _NUL_ESCAPE.search(source):
+            # PostgreSQL's jsonb cannot hold NUL; refuse it on every backend alike.
+            raise InvalidArgument.field(
+                f"{where}.source", f"document {doc_id!r}: strings must not contain NUL (\\u0000)"
+            )
         if len(source) > limits.max_document_bytes:
             raise InvalidArgument.field(
                 f"{where}.source",

@@ -86,8 +86,12 @@ def shard_for(doc_id: str, shards: int) -> int:
 
 
 def encode_source(source: dict[str, Any]) -> bytes:
-    """encode_source is the canonical JSON bytes stored for a document."""
-    return json.dumps(source, separators=(",", ":"), ensure_ascii=False).encode()
+    """encode_source is the canonical JSON bytes stored for a document.
+
+    ValueError for NaN and infinities: they are not JSON, and no backend's
+    JSON functions read them.
+    """
+    return json.dumps(source, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 # Writes ------------------------------------------------------------------

@@ -1,8 +1,8 @@
 """The coordinator process: every replica serves the whole API; one leads.
 
 Shutdown order (SIGTERM): report NOT_SERVING, let in-flight RPCs finish
-within the grace period, stop leading, deregister (revoking the lease so a
-successor is elected at once), close etcd.
+within the grace period, close the index store, stop leading, deregister
+(revoking the lease so a successor is elected at once), close etcd.
 """
 
 from __future__ import annotations
@@ -10,13 +10,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from urllib.parse import urlsplit, urlunsplit
 
 from ferry import etcd, logs, telemetry
 from ferry.config import CoordinatorConfig
 from ferry.connectors import Registry, load_registry
+from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Keys
 from ferry.member import Membership, encode_info, now_timestamp
 from ferry.server import GrpcServer, HealthMonitor, ReadOnlyInterceptor, run_service
+from ferry.store import Store, open_store
 from ferry.unimplemented import unimplemented_servicer
 from ferry.v1 import (
     agents_pb2,
@@ -39,6 +42,7 @@ from services.coordinator.cluster_servicer import AgentsServicer, ClusterService
 from services.coordinator.connectors import ConnectorStore
 from services.coordinator.connectors_servicer import ConnectorsServicer
 from services.coordinator.declarative import DeclarativeConnectors
+from services.coordinator.indices_servicer import IndicesServicer
 from services.coordinator.leader import LeaderRole
 from services.coordinator.types import publish_types_loop
 
@@ -82,6 +86,8 @@ class Coordinator:
         self.registry = registry or load_registry()
         self.client = etcd.connect(config.etcd_endpoints)
         self.store = ConnectorStore(self.client, self.keys, self.registry)
+        # Built (not opened) here so that a bad URL fails before anything starts.
+        self.index_store: Store | None = open_store(config.store_url) if config.store_url else None
         self.view = ClusterView(self.client, self.keys, etcd.parse_endpoints(config.etcd_endpoints))
         self.declarative = (
             DeclarativeConnectors(self.store, self.registry, config.connectors_file)
@@ -126,9 +132,13 @@ class Coordinator:
             AgentsServicer(self.view),
             agents_pb2.DESCRIPTOR.services_by_name["Agents"].full_name,
         )
+        s.add(
+            indices_pb2_grpc.add_IndicesServicer_to_server,
+            IndicesServicer(self.index_store),
+            indices_pb2.DESCRIPTOR.services_by_name["Indices"].full_name,
+        )
         later = [
             (jobs_pb2, jobs_pb2_grpc, "Jobs", "sync jobs (sync engine)"),
-            (indices_pb2, indices_pb2_grpc, "Indices", "indices (index store)"),
             (replication_pb2, replication_pb2_grpc, "Replication", "replication"),
         ]
         for module, grpc_module, name, capability in later:
@@ -143,7 +153,9 @@ class Coordinator:
             )
 
     async def start(self) -> None:
-        """start serves the API, applies the connectors file, registers and campaigns."""
+        """start opens the index store, serves the API, applies the connectors file,
+        registers and campaigns."""
+        await self._open_index_store()
         await self.server.start()
         self.info.address = self.config.advertise or self.server.address
         if self.declarative is not None:
@@ -155,6 +167,17 @@ class Coordinator:
             "coordinator serving",
             extra={"address": self.info.address, "id": self.id, "read_only": self.config.read_only},
         )
+
+    async def _open_index_store(self) -> None:
+        if self.index_store is None:
+            return
+        try:
+            await self.index_store.start()
+        except FerryError:
+            raise
+        except Exception as exc:  # any driver's error (OSError, sqlite3, asyncpg), re-raised
+            where = _without_password(self.config.store_url)
+            raise Unavailable(f"store_url: cannot open the index store {where}: {exc}") from exc
 
     async def _apply_file_at_start(self, within: float = 30.0) -> None:
         assert self.declarative is not None
@@ -184,6 +207,8 @@ class Coordinator:
         """stop shuts down in the documented order; idempotent."""
         await self.health.stop()
         await self.server.stop(self.config.grace_period)
+        if self.index_store is not None:
+            await self.index_store.stop()
         await self.leader.stop()
         await self.membership.stop()
         await self.client.close()
@@ -194,6 +219,14 @@ class Coordinator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def _without_password(url: str) -> str:
+    """_without_password is url fit for a log line: its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 async def serve(config: CoordinatorConfig) -> None:

@@ -1,0 +1,159 @@
+"""Bulk writes through the SQLite index store, against raw ``sqlite3`` inserts.
+
+SPEC §10: store bulk writes ≥ half of what SQLite itself takes. Both sides
+write the same ``DOCS`` documents of about 1 KB in batches of ``BATCH``, one
+transaction per batch, into files in one directory:
+
+- raw: ``json.dumps`` of each document and ``executemany`` of the (id, JSON)
+  rows into a plain table with an id primary key, in WAL mode with the
+  store's durability setting. The documents arrive as Python objects on both
+  sides (as they come from a source), so turning them into JSON is part of
+  the least work any SQLite insert of them does, and is timed on both sides;
+
+- Ferry: :meth:`Store.bulk` into a fresh one-shard index, which also checks
+  limits and schema, numbers every operation and keeps the operation log.
+
+Each round writes into a fresh table and a fresh index. Rounds alternate,
+swapping which side goes first, and each side reports its median.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import string
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from bench.report import Row
+from ferry.store import IndexOp, IndexSpec, Store, open_store
+
+Side = Callable[[str, int], Awaitable[float]]
+
+FIGURE = "store bulk write, SQLite, 1 KB docs"
+DOCS = 100_000
+BATCH = 1000
+ROUNDS = 3
+DOC_BYTES = 1024
+RAW_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
+"""RAW_PRAGMAS match the store's SQLite settings, so both sides pay the same fsyncs."""
+
+
+def documents(count: int, *, seed: int = 7) -> list[IndexOp]:
+    """documents are ``count`` ops whose canonical JSON is about DOC_BYTES each.
+
+    Bodies come from a small pool, so memory stays small while every document
+    differs (its number and title).
+    """
+    rng = random.Random(seed)
+    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(500)]
+    pool = []
+    for _ in range(64):
+        body: list[str] = []
+        while sum(len(w) + 1 for w in body) < DOC_BYTES - 120:
+            body.append(rng.choice(words))
+        pool.append(" ".join(body))
+    return [
+        IndexOp(
+            f"doc-{i:08d}",
+            {
+                "n": i,
+                "title": f"document {i}",
+                "tag": words[i % len(words)],
+                "body": pool[i % len(pool)],
+            },
+        )
+        for i in range(count)
+    ]
+
+
+def raw_round(path: Path, table: str, ops: Sequence[IndexOp], batch: int) -> float:
+    """raw_round inserts the documents as (id, JSON) rows into a fresh table, one
+    transaction per batch; docs per second."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in RAW_PRAGMAS:
+            conn.execute(pragma)
+        conn.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, source TEXT NOT NULL)")
+        insert = f"INSERT INTO {table} (id, source) VALUES (?, ?)"
+        dumps = json.dumps
+        start = time.perf_counter()
+        for i in range(0, len(ops), batch):
+            conn.execute("BEGIN")
+            conn.executemany(insert, [(op.id, dumps(op.source)) for op in ops[i : i + batch]])
+            conn.execute("COMMIT")
+        elapsed = time.perf_counter() - start
+        (stored,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+    finally:
+        conn.close()
+    if stored != len(ops):
+        raise RuntimeError(f"raw table {table} holds {stored} rows, expected {len(ops)}")
+    return len(ops) / elapsed
+
+
+async def ferry_round(store: Store, index: str, ops: list[IndexOp], batch: int) -> float:
+    """ferry_round bulk-writes ops into a fresh one-shard index; docs per second."""
+    await store.create_index(IndexSpec(index, shards=1))
+    start = time.perf_counter()
+    for i in range(0, len(ops), batch):
+        await store.bulk(index, ops[i : i + batch])
+    elapsed = time.perf_counter() - start
+    stored = await store.count(index)
+    if stored != len(ops):
+        raise RuntimeError(f"index {index} holds {stored} documents, expected {len(ops)}")
+    return len(ops) / elapsed
+
+
+async def measure(
+    directory: Path, *, docs: int = DOCS, batch: int = BATCH, rounds: int = ROUNDS
+) -> tuple[list[float], list[float]]:
+    """measure returns the raw and Ferry rates of each round, in docs per second.
+
+    The store lives in ``directory/store.db`` (indices ``bench-<round>``), the
+    raw tables in ``directory/raw.db`` (tables ``raw_<round>``); both stay there.
+    A warm-up round (``bench-warmup``, ``raw_warmup``) of a few batches goes first.
+    """
+    ops = documents(docs)
+    warmup = min(len(ops), 5 * batch)
+    rates: dict[str, list[float]] = {"raw": [], "ferry": []}
+    async with open_store(f"sqlite:///{directory / 'store.db'}") as store:
+
+        async def raw(label: str, count: int) -> float:
+            path = directory / "raw.db"
+            return await asyncio.to_thread(raw_round, path, f"raw_{label}", ops[:count], batch)
+
+        async def ferry(label: str, count: int) -> float:
+            return await ferry_round(store, f"bench-{label}", ops[:count], batch)
+
+        sides: dict[str, Side] = {"raw": raw, "ferry": ferry}
+        for side in sides.values():  # warm the caches and code paths
+            await side("warmup", warmup)
+        for i in range(rounds):
+            for name in ["raw", "ferry"] if i % 2 == 0 else ["ferry", "raw"]:
+                measured = await sides[name](str(i), len(ops))
+                rates[name].append(measured)
+                print(
+                    f"  store write round {i + 1}: {name:5} {measured:8.0f} docs/s", file=sys.stderr
+                )
+    return rates["raw"], rates["ferry"]
+
+
+def run() -> list[Row]:
+    """run measures both sides in a temporary directory and returns the §10 row."""
+    with tempfile.TemporaryDirectory(prefix="ferry-bench-store-") as tmp:
+        raw, ferry = asyncio.run(measure(Path(tmp)))
+    return [
+        Row(
+            figure=FIGURE,
+            ferry=statistics.median(ferry),
+            raw_limit=statistics.median(raw),
+            unit="docs/s",
+            target=0.5,
+        )
+    ]

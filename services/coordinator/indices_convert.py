@@ -348,7 +348,7 @@ def _match_text(match: pb.MatchQuery) -> str:
     ):
         raise InvalidArgument.field("match.operator", f"unknown operator {match.operator}")
     # The store matches documents holding every word; with one word OR and AND agree.
-    if match.operator != pb.MATCH_OPERATOR_AND and len(text.split()) > 1:
+    if match.operator == pb.MATCH_OPERATOR_OR and len(text.split()) > 1:
         raise Unimplemented(
             "match.operator OR over several words (send MATCH_OPERATOR_AND: every word)"
         )

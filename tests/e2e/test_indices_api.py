@@ -217,6 +217,9 @@ def test_documents_filters_cursor_and_stats(stub: indices_pb2_grpc.IndicesStub) 
     assert search_ids(stub, term, match=both) == matching(
         lambda v: "blue" in v["title"] and v["status"] == "paid"
     )
+    # No operator means AND: every word must appear.
+    default = pb.MatchQuery(query="blue lamp")
+    assert search_ids(stub, term, match=default) == search_ids(stub, term, match=both)
 
     # A cursor walk in price order, descending, visits every order once.
     sort = [pb.SortField(field="price", order=pb.SORT_ORDER_DESCENDING)]

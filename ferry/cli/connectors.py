@@ -151,17 +151,11 @@ async def _each_spec(
 
 
 async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
-    connectors: list[pb.Connector] = []
-    token = ""
-    seen: set[str] = set()
-    while True:
-        request = pb.ListConnectorsRequest(type=args.type, page_token=token)
-        page = await coordinator.call(coordinator.connectors.List, request)
-        connectors.extend(page.connectors)
-        token = page.next_page_token
-        if not token or token in seen:
-            break
-        seen.add(token)
+    connectors: list[pb.Connector] = await coordinator.all_pages(
+        coordinator.connectors.List,
+        lambda token: pb.ListConnectorsRequest(type=args.type, page_token=token),
+        lambda page: page.connectors,
+    )
     if output.wants_json(args):
         output.print_messages(connectors)
         return EXIT_OK

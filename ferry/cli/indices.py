@@ -263,17 +263,11 @@ async def _create(coordinator: Coordinator, args: argparse.Namespace) -> int:
 
 
 async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
-    indices: list[pb.Index] = []
-    token = ""
-    seen: set[str] = set()
-    while True:
-        request = pb.ListIndicesRequest(pattern=args.pattern, page_token=token)
-        page = await coordinator.call(coordinator.indices.List, request)
-        indices.extend(page.indices)
-        token = page.next_page_token
-        if not token or token in seen:
-            break
-        seen.add(token)
+    indices: list[pb.Index] = await coordinator.all_pages(
+        coordinator.indices.List,
+        lambda token: pb.ListIndicesRequest(pattern=args.pattern, page_token=token),
+        lambda page: page.indices,
+    )
     if output.wants_json(args):
         output.print_messages(indices)
         return EXIT_OK

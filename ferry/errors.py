@@ -16,6 +16,26 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+# A status travels in gRPC trailing metadata (grpc-message, and grpc-status-details-bin
+# in base64), which clients refuse past 8 KiB by default. These bounds keep the worst
+# case (every character non-ASCII, so percent-encoded) under that, however much of a
+# huge request an error quotes.
+MAX_STATUS_MESSAGE_BYTES = 512
+MAX_STATUS_VIOLATIONS = 8
+MAX_STATUS_FIELD_BYTES = 128
+MAX_STATUS_DESCRIPTION_BYTES = 160
+
+
+def clip(text: str, max_bytes: int) -> str:
+    """clip shortens text to at most max_bytes of UTF-8, keeping its start and end around "…"."""
+    raw = text.encode()
+    if len(raw) <= max_bytes:
+        return text
+    keep = max_bytes - len("…".encode())
+    head = raw[: keep * 2 // 3].decode(errors="ignore")
+    tail = raw[len(raw) - (keep - len(head.encode())) :].decode(errors="ignore")
+    return f"{head}…{tail}"
+
 
 @dataclass(frozen=True)
 class FieldViolation:
@@ -43,8 +63,11 @@ class FerryError(Exception):
         return []
 
     def to_status(self) -> status_pb2.Status:
-        """to_status builds the ``google.rpc.Status`` sent to clients."""
-        status = status_pb2.Status(code=self.code.value[0], message=self.message)
+        """to_status builds the ``google.rpc.Status`` sent to clients, bounded in size so
+        that it fits gRPC's trailing metadata however long the message is."""
+        status = status_pb2.Status(
+            code=self.code.value[0], message=clip(self.message, MAX_STATUS_MESSAGE_BYTES)
+        )
         status.details.extend(self.details())
         return status
 
@@ -78,8 +101,18 @@ class InvalidArgument(FerryError):
 
     def details(self) -> list[any_pb2.Any]:
         bad = error_details_pb2.BadRequest()
-        for v in self.violations:
-            bad.field_violations.add(field=v.field, description=v.description)
+        shown = self.violations[:MAX_STATUS_VIOLATIONS]
+        for v in shown:
+            bad.field_violations.add(
+                field=clip(v.field, MAX_STATUS_FIELD_BYTES),
+                description=clip(v.description, MAX_STATUS_DESCRIPTION_BYTES),
+            )
+        if len(self.violations) > len(shown):
+            last = bad.field_violations[-1]
+            last.description = clip(
+                f"{last.description} (and {len(self.violations) - len(shown)} more violations)",
+                MAX_STATUS_DESCRIPTION_BYTES,
+            )
         return [_pack(bad)]
 
 
@@ -91,7 +124,9 @@ class _ResourceError(FerryError):
 
     def details(self) -> list[any_pb2.Any]:
         info = error_details_pb2.ResourceInfo(
-            resource_type=self.resource_type, resource_name=self.name, description=self.message
+            resource_type=self.resource_type,
+            resource_name=clip(self.name, MAX_STATUS_FIELD_BYTES),
+            description=clip(self.message, MAX_STATUS_DESCRIPTION_BYTES),
         )
         return [_pack(info)]
 
@@ -126,7 +161,11 @@ class FailedPrecondition(FerryError):
 
     def details(self) -> list[any_pb2.Any]:
         failure = error_details_pb2.PreconditionFailure()
-        failure.violations.add(type=self.type, subject=self.subject, description=self.message)
+        failure.violations.add(
+            type=self.type,
+            subject=clip(self.subject, MAX_STATUS_FIELD_BYTES),
+            description=clip(self.message, MAX_STATUS_DESCRIPTION_BYTES),
+        )
         return [_pack(failure)]
 
 

@@ -16,17 +16,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from ferry import telemetry
-from ferry.errors import FerryError, PermissionDenied
+from ferry.errors import FerryError, InvalidArgument, PermissionDenied
 from ferry.etcd.client import CONNECTIVITY_ERRORS, unavailable
 from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+"""DEFAULT_MAX_REQUEST_BYTES is gRPC's own default limit on a received message."""
 
 
 def _status(exc: FerryError) -> grpc.Status:
@@ -57,10 +61,34 @@ async def _fail(exc: Exception, context: grpc.aio.ServicerContext, method: str) 
     await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method}: {exc!r}")
 
 
-def _guard_unary(inner: Any, method: str) -> Any:
+def _decoder(deserializer: Callable[[bytes], Any] | None, method: str) -> Callable[[Any], Any]:
+    """_decoder parses a request inside the guard, so that bytes which do not decode (corrupt,
+    not UTF-8, nested past protobuf's depth limit) are INVALID_ARGUMENT, not grpc's UNKNOWN."""
+    if deserializer is None:
+        return lambda raw: raw
+
+    def decode(raw: Any) -> Any:
+        try:
+            return deserializer(raw)
+        except DecodeError as exc:
+            raise InvalidArgument.field(
+                "request", f"cannot be decoded as the request of {method}: {exc}"
+            ) from None
+
+    return decode
+
+
+async def _decoded(
+    requests: AsyncIterator[Any], decode: Callable[[Any], Any]
+) -> AsyncIterator[Any]:
+    async for raw in requests:
+        yield decode(raw)
+
+
+def _guard_unary(inner: Any, method: str, decode: Callable[[Any], Any]) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
-            return await inner(request, context)
+            return await inner(decode(request), context)
         except grpc.aio.AbortError:
             raise
         except Exception as exc:  # noqa: BLE001 — _fail turns it into a status
@@ -69,10 +97,10 @@ def _guard_unary(inner: Any, method: str) -> Any:
     return call
 
 
-def _guard_stream(inner: Any, method: str) -> Any:
+def _guard_stream(inner: Any, method: str, decode: Callable[[Any], Any]) -> Any:
     async def call(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
         try:
-            async for item in inner(request, context):
+            async for item in inner(decode(request), context):
                 yield item
         except grpc.aio.AbortError:
             raise
@@ -83,20 +111,30 @@ def _guard_stream(inner: Any, method: str) -> Any:
 
 
 def _wrap(handler: Any, method: str) -> Any:
-    """_wrap turns exceptions raised by a handler into rich gRPC statuses."""
-    serialization = (handler.request_deserializer, handler.response_serializer)
+    """_wrap turns exceptions raised by a handler, and requests that do not decode, into rich
+    gRPC statuses: the handler gets raw bytes from grpc and decodes them in its guard."""
+    one = _decoder(handler.request_deserializer, method)
+
+    def stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        return _decoded(requests, one)
+
+    raw = (None, handler.response_serializer)
     if handler.unary_unary:
-        guarded = _guard_unary(handler.unary_unary, method)
-        return grpc.unary_unary_rpc_method_handler(guarded, *serialization)
+        return grpc.unary_unary_rpc_method_handler(
+            _guard_unary(handler.unary_unary, method, one), *raw
+        )
     if handler.stream_unary:
-        guarded = _guard_unary(handler.stream_unary, method)
-        return grpc.stream_unary_rpc_method_handler(guarded, *serialization)
+        return grpc.stream_unary_rpc_method_handler(
+            _guard_unary(handler.stream_unary, method, stream), *raw
+        )
     if handler.unary_stream:
-        guarded = _guard_stream(handler.unary_stream, method)
-        return grpc.unary_stream_rpc_method_handler(guarded, *serialization)
+        return grpc.unary_stream_rpc_method_handler(
+            _guard_stream(handler.unary_stream, method, one), *raw
+        )
     if handler.stream_stream:
-        guarded = _guard_stream(handler.stream_stream, method)
-        return grpc.stream_stream_rpc_method_handler(guarded, *serialization)
+        return grpc.stream_stream_rpc_method_handler(
+            _guard_stream(handler.stream_stream, method, stream), *raw
+        )
     return handler
 
 
@@ -157,7 +195,8 @@ class GrpcServer:
     """GrpcServer hosts servicers with health, reflection, tracing and error mapping.
 
     Register servicers with :meth:`add` before :meth:`start`. ``port`` is
-    known after start (useful with port 0).
+    known after start (useful with port 0). A request larger than
+    ``max_request_bytes`` is refused with RESOURCE_EXHAUSTED before any servicer sees it.
     """
 
     def __init__(
@@ -165,13 +204,18 @@ class GrpcServer:
         listen: str,
         *,
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
+        max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
     ) -> None:
         self.listen = listen
+        self.max_request_bytes = max_request_bytes
         self.health = HealthServicer()
         self._services: list[str] = []
         self._server = grpc.aio.server(
             interceptors=[*telemetry.server_interceptors(), ErrorInterceptor(), *interceptors],
-            options=[("grpc.so_reuseport", 0)],
+            options=[
+                ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", max_request_bytes),
+            ],
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self.port = 0

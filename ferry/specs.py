@@ -8,6 +8,7 @@ coordinator's declarative ``--connectors-file``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from google.protobuf import json_format
 from ferry.errors import InvalidArgument
 from ferry.v1 import connectors_pb2 as pb
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _STATES = {
     "running": pb.CONNECTOR_STATE_RUNNING,
     "paused": pb.CONNECTOR_STATE_PAUSED,
@@ -39,6 +41,8 @@ def parse_specs(text: str, *, source: str = "<input>") -> list[SpecEntry]:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise InvalidArgument.field("file", f"{source} is not valid YAML: {exc}") from exc
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise InvalidArgument.field("file", f"{source} nests collections too deeply") from None
     items: list[Any] = []
     for doc in documents:
         if isinstance(doc, dict) and set(doc) == {"connectors"}:
@@ -50,7 +54,7 @@ def parse_specs(text: str, *, source: str = "<input>") -> list[SpecEntry]:
         where = f"connectors[{i}]"
         if not isinstance(item, dict):
             raise InvalidArgument.field(where, f"{source}: each connector must be a mapping")
-        item = dict(item)
+        item = _unicode(item, where)
         state_name = str(item.pop("state", "running")).lower()
         if state_name not in _STATES:
             raise InvalidArgument.field(f"{where}.state", f"must be one of {', '.join(_STATES)}")
@@ -59,11 +63,44 @@ def parse_specs(text: str, *, source: str = "<input>") -> list[SpecEntry]:
             json_format.ParseDict(item, spec)
         except json_format.ParseError as exc:
             raise InvalidArgument.field(where, f"{source}: {exc}") from exc
+        except OverflowError as exc:  # a YAML integer past any double, in a Struct
+            raise InvalidArgument.field(where, f"{source}: a number is too large: {exc}") from exc
         if spec.name in names:
             raise InvalidArgument.field(f"{where}.name", f"{spec.name!r} appears twice in {source}")
         names.add(spec.name)
         entries.append(SpecEntry(spec, _STATES[state_name]))
     return entries
+
+
+def _unicode(value: Any, where: str) -> Any:
+    """_unicode is value with every string made proper Unicode text.
+
+    PyYAML reads a JSON escape of a character beyond U+FFFF ("\\ud83d\\ude00")
+    as two UTF-16 surrogates; they are joined here. A lone surrogate cannot be
+    encoded at all, so it is refused naming where it is.
+    """
+    if isinstance(value, str):
+        return _text(value, where)
+    if isinstance(value, list):
+        return [_unicode(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        joined: dict[Any, Any] = {}
+        for key, item in value.items():
+            key = _unicode(key, where)
+            joined[key] = _unicode(item, f"{where}.{key}")
+        return joined
+    return value
+
+
+def _text(text: str, where: str) -> str:
+    if not _SURROGATE.search(text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        raise InvalidArgument.field(
+            where, "holds a lone UTF-16 surrogate, not Unicode text"
+        ) from None
 
 
 def load_specs(path: str | Path) -> list[SpecEntry]:

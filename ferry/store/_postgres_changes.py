@@ -36,7 +36,7 @@ async def set_max_seq_nos(conn: Any, index_id: int, max_seq_nos: dict[int, int])
 def words_sql(text_fields: list[str], j: str) -> str:
     """words_sql is the tsvector of a document's text fields, from its jsonb ``j``.
 
-    Without positions: a match needs all its words, in any order. The paths
+    Without positions: a match finds its words in any order. The paths
     are inlined: FIELD_PATH admits no quote, comma or brace.
     """
     values = ", ".join(f"{j} #>> '{{{','.join(f.split('.'))}}}'" for f in text_fields)

@@ -50,7 +50,7 @@ class Search:
         for f in query.filters:
             self._filter(f.field, f.op, f.value, {">": f.gt, ">=": f.gte, "<": f.lt, "<=": f.lte})
         if query.match.strip():
-            self._match(idx, query.match.replace("\x00", " "))
+            self._match(idx, query.match.replace("\x00", " "), query.match_any)
         for s in sort:
             v, t = self._value(s.field), self._text(s.field)
             self.keys.append((_TYPE_RANK.format(v=v), s.descending, "int"))
@@ -98,14 +98,29 @@ class Search:
                 for sym, b in given.items():
                     self._outer.append(f"{expr} {sym} {self.bind(Decimal(repr(b)))}::numeric")
 
-    def _match(self, idx: IndexRow, words: str) -> None:
+    def _match(self, idx: IndexRow, text: str, match_any: bool) -> None:
         if not idx.spec.schema.text_fields():
             raise InvalidArgument.field(
                 "query.match", f"index {idx.spec.name!r} has no text fields to match"
             )
+        # User text only reaches plainto_tsquery, as a parameter: it reads no operators,
+        # so quotes, &, |, !, : and the like are plain text. Every word: one call ANDs all
+        # lexemes. Any word: one call per word (ANDing that word's lexemes, as FTS5 does a
+        # quoted word's tokens); PostgreSQL prints each result with its lexemes quoted,
+        # and those are ORed and read back. A word without lexemes adds nothing. Either
+        # way the tsquery is one value (an InitPlan for OR), so the GIN index on
+        # ferry_words.words serves it; one array parameter keeps any word count linear.
+        if match_any:
+            tsquery = (
+                "SELECT coalesce(string_agg('(' || q::text || ')', ' | '), '')::tsquery"
+                f" FROM unnest({self.bind(text.split())}::text[]) AS u(word),"
+                " plainto_tsquery('simple', u.word) AS q WHERE numnode(q) > 0"
+            )
+        else:
+            tsquery = f"plainto_tsquery('simple', {self.bind(text)})"
         self._inner.append(
             "(d.shard, d.doc_id) IN (SELECT w.shard, w.doc_id FROM ferry_words w"
-            f" WHERE w.index_id = $1 AND w.words @@ plainto_tsquery('simple', {self.bind(words)}))"
+            f" WHERE w.index_id = $1 AND w.words @@ ({tsquery}))"
         )
 
     def after(self, values: list[Any]) -> None:

@@ -44,8 +44,8 @@ def compile_query(index: IndexRow, query: Query) -> Compiled:
     compiled.where.append(f"d.index_id = {compiled.bind(index.id)}")
     for f in query.filters:
         compiled.where.append(_filter(compiled, f))
-    if query.match:
-        compiled.where.append(_match(compiled, index, query.match))
+    if query.match.strip():
+        compiled.where.append(_match(compiled, index, query.match, query.match_any))
     return compiled
 
 
@@ -71,16 +71,18 @@ def _filter(c: Compiled, f: Filter) -> str:
     return " AND ".join(terms)
 
 
-def _match(c: Compiled, index: IndexRow, match: str) -> str:
+def _match(c: Compiled, index: IndexRow, match: str, match_any: bool) -> str:
     if index.fts_table is None:
         raise InvalidArgument.field(
             "query.match", f"index {index.name!r} has no text fields to match against"
         )
-    # Each word is quoted, so FTS5 operators in user input are plain words; all must match.
-    words = [w for w in match.split() if _WORD.search(w)]
+    # Each word is an FTS5 string (quoted, inner quotes doubled), so FTS5 syntax in user
+    # input (OR, NEAR, *, :, parentheses) is plain text; only the joins are ours.
+    # NUL would end FTS5's reading of the query; no document holds one, so it separates.
+    words = [w for w in match.replace("\x00", " ").split() if _WORD.search(w)]
     if not words:
         return "0"  # no searchable word: nothing matches
-    fts_query = " ".join('"' + w.replace('"', '""') + '"' for w in words)
+    fts_query = (" OR " if match_any else " ").join('"' + w.replace('"', '""') + '"' for w in words)
     return (
         f"d.op_id IN (SELECT rowid FROM {index.fts_table}"
         f" WHERE {index.fts_table} MATCH {c.bind(fts_query)})"

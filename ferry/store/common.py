@@ -31,7 +31,8 @@ from ferry.store.model import (
 from ferry.store.store import SchemaConflict
 
 MAX_SHARDS = 1024
-FIELD_PATH = re.compile(r"^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*$")
+# \Z, not $: "$" also matches before a final newline.
+FIELD_PATH = re.compile(r"^[A-Za-z0-9_@$-]+(\.[A-Za-z0-9_@$-]+)*\Z")
 _NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 """_NUL_ESCAPE finds a JSON \\u0000 escape (not an escaped backslash followed by u0000)."""
 
@@ -45,6 +46,9 @@ class Limits:
     max_batch_ops: int = 10_000
     max_batch_bytes: int = 64 * 1024 * 1024
     max_page_size: int = 10_000
+    max_filters: int = 100
+    """Filters per query: each is a condition of one SQL statement, whose depth is bounded."""
+    max_sort_fields: int = 32
 
 
 DEFAULT_LIMITS = Limits()
@@ -198,7 +202,16 @@ def prepare_bulk(
 def check_query(
     query: Query, sort: Sequence[Sort] = (), size: int = 10, limits: Limits = DEFAULT_LIMITS
 ) -> None:
-    """check_query validates paths, operators and the page size."""
+    """check_query validates paths, operators, the number of filters and sort fields and
+    the page size."""
+    if len(query.filters) > limits.max_filters:
+        raise InvalidArgument.field(
+            "query.filters", f"{len(query.filters)} filters; at most {limits.max_filters}"
+        )
+    if len(sort) > limits.max_sort_fields:
+        raise InvalidArgument.field(
+            "sort", f"{len(sort)} sort fields; at most {limits.max_sort_fields}"
+        )
     for i, f in enumerate(query.filters):
         where = f"query.filters[{i}]"
         _check_filter(f, where)
@@ -246,4 +259,15 @@ def decode_cursor(cursor: str, expected: int) -> list[Any]:
         raise InvalidArgument.field("cursor", "is not a cursor this store issued") from exc
     if not isinstance(values, list) or len(values) != expected:
         raise InvalidArgument.field("cursor", "does not match this query's sort")
+    if not all(_cursor_value(v) for v in values):
+        # Only a forged cursor holds these: a sort key is a JSON scalar a backend can bind.
+        raise InvalidArgument.field("cursor", "is not a cursor this store issued")
     return values
+
+
+def _cursor_value(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, bool))

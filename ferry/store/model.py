@@ -212,7 +212,15 @@ class Query:
 
     filters: tuple[Filter, ...] = ()
     match: str = ""
-    """Words that must all appear in the schema's text fields (any of them)."""
+    """Words searched for in the schema's text fields (any of them); see ``match_any``.
+
+    Words are separated by white space and taken literally: quotes, parentheses,
+    ``*``, ``OR`` and the like are plain text, never query syntax. Blank means no
+    full-text condition; a word with no letter or digit is ignored, and a match
+    with no word left matches nothing.
+    """
+    match_any: bool = False
+    """False: every word of ``match`` must appear. True: any one of them is enough."""
 
 
 @dataclass(frozen=True)

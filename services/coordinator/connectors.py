@@ -19,12 +19,17 @@ from ferry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgu
 from ferry.etcd import Keys, prefix_end
 from ferry.names import dns1123_label_error
 from ferry.v1 import connectors_pb2 as pb
-from services.coordinator.validation import check_spec
+from services.coordinator.validation import check_spec, non_finite
 
 RESOURCE = "connector"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
 _STATE_RETRIES = 8
+MAX_ALTERED_OFFSETS = 128
+"""MAX_ALTERED_OFFSETS is etcd's default --max-txn-ops: AlterOffsets is one transaction."""
+MAX_PARTITION_BYTES = 256
+MAX_OFFSET_BYTES = 8 * 1024
+"""MAX_OFFSET_BYTES bounds one stored checkpoint, so 128 of them fit one etcd request."""
 
 
 def _now() -> timestamp_pb2.Timestamp:
@@ -197,11 +202,7 @@ class ConnectorStore:
     ) -> pb.ConnectorOffsets:
         """alter_offsets writes the given partitions' checkpoints; the connector must be stopped."""
         connector = await self._require_stopped(name)
-        for i, offset in enumerate(offsets):
-            if not offset.partition or "/" in offset.partition:
-                raise InvalidArgument.field(
-                    f"offsets[{i}].partition", "must be non-empty without '/'"
-                )
+        _check_offsets(offsets)
         key = self._keys.connector(name)
         tx = self._client.transactions
         puts = []
@@ -236,3 +237,32 @@ class ConnectorStore:
         if not ok:
             raise Aborted(f"connector {name!r}", connector.revision, 0)
         return pb.ConnectorOffsets(name=name)
+
+
+def _check_offsets(offsets: Sequence[pb.TaskOffset]) -> None:
+    """_check_offsets refuses what one etcd transaction of checkpoints cannot hold."""
+    if len(offsets) > MAX_ALTERED_OFFSETS:
+        raise InvalidArgument.field(
+            "offsets", f"{len(offsets)} partitions; at most {MAX_ALTERED_OFFSETS} per call"
+        )
+    seen: set[str] = set()
+    for i, offset in enumerate(offsets):
+        where = f"offsets[{i}]"
+        if not offset.partition or "/" in offset.partition:
+            raise InvalidArgument.field(f"{where}.partition", "must be non-empty without '/'")
+        if len(offset.partition.encode()) > MAX_PARTITION_BYTES:
+            raise InvalidArgument.field(
+                f"{where}.partition", f"must be at most {MAX_PARTITION_BYTES} bytes"
+            )
+        if offset.partition in seen:
+            raise InvalidArgument.field(
+                f"{where}.partition", f"{offset.partition!r} appears more than once"
+            )
+        seen.add(offset.partition)
+        if problems := non_finite(offset.cursor, f"{where}.cursor"):
+            raise InvalidArgument.fields(problems)
+        size = len(json_format.MessageToJson(offset.cursor, indent=None).encode())
+        if size > MAX_OFFSET_BYTES:
+            raise InvalidArgument.field(
+                f"{where}.cursor", f"is {size} bytes as JSON; at most {MAX_OFFSET_BYTES}"
+            )

@@ -23,6 +23,12 @@ def _spec(
     return request.spec
 
 
+def _revision(expected_revision: int) -> int:
+    if expected_revision < 0:
+        raise InvalidArgument.field("expected_revision", "must not be negative (0 means any)")
+    return expected_revision
+
+
 class ConnectorsServicer(connectors_pb2_grpc.ConnectorsServicer):
     """ConnectorsServicer serves the connector control plane on every replica."""
 
@@ -31,6 +37,10 @@ class ConnectorsServicer(connectors_pb2_grpc.ConnectorsServicer):
         self._registry = registry
 
     async def Create(self, request: pb.CreateConnectorRequest, context: Ctx) -> pb.Connector:
+        if request.initial_state not in pb.ConnectorState.values():
+            raise InvalidArgument.field(
+                "initial_state", f"unknown connector state {request.initial_state}"
+            )
         return await self._store.create(_spec(request), request.initial_state)
 
     async def Get(self, request: pb.GetConnectorRequest, context: Ctx) -> pb.Connector:
@@ -45,12 +55,12 @@ class ConnectorsServicer(connectors_pb2_grpc.ConnectorsServicer):
         return pb.ListConnectorsResponse(connectors=connectors, next_page_token=token)
 
     async def Update(self, request: pb.UpdateConnectorRequest, context: Ctx) -> pb.Connector:
-        return await self._store.update(_spec(request), request.expected_revision)
+        return await self._store.update(_spec(request), _revision(request.expected_revision))
 
     async def Delete(
         self, request: pb.DeleteConnectorRequest, context: Ctx
     ) -> pb.DeleteConnectorResponse:
-        await self._store.delete(request.name, request.expected_revision)
+        await self._store.delete(request.name, _revision(request.expected_revision))
         return pb.DeleteConnectorResponse()
 
     async def Pause(self, request: pb.PauseConnectorRequest, context: Ctx) -> pb.Connector:

@@ -48,6 +48,11 @@ from services.coordinator.types import publish_types_loop
 
 log = logging.getLogger(__name__)
 
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+"""MAX_REQUEST_BYTES lets an Indices.Bulk carry a document past the store's 10 MiB limit,
+so that the store refuses it naming its operation and id; at gRPC's default of 4 MiB the
+transport would cut it off first with a bare RESOURCE_EXHAUSTED."""
+
 # Methods that change nothing: the only ones read-only mode lets through.
 READ_METHODS = frozenset(
     {
@@ -95,7 +100,9 @@ class Coordinator:
             else None
         )
         interceptors = [ReadOnlyInterceptor(READ_METHODS)] if config.read_only else []
-        self.server = GrpcServer(config.listen, interceptors=interceptors)
+        self.server = GrpcServer(
+            config.listen, interceptors=interceptors, max_request_bytes=MAX_REQUEST_BYTES
+        )
         self._add_servicers()
         self.info = common_pb2.CoordinatorInfo(
             id=self.id, start_time=now_timestamp(), version=VERSION

@@ -291,6 +291,7 @@ def query(filters: Sequence[pb.Filter], match: pb.MatchQuery) -> Query:
     return Query(
         filters=tuple(_filter(f, f"filters[{i}]") for i, f in enumerate(filters)),
         match=_match_text(match),
+        match_any=match.operator == pb.MATCH_OPERATOR_OR,
     )
 
 
@@ -347,11 +348,6 @@ def _match_text(match: pb.MatchQuery) -> str:
         pb.MATCH_OPERATOR_AND,
     ):
         raise InvalidArgument.field("match.operator", f"unknown operator {match.operator}")
-    # The store matches documents holding every word; with one word OR and AND agree.
-    if match.operator == pb.MATCH_OPERATOR_OR and len(text.split()) > 1:
-        raise Unimplemented(
-            "match.operator OR over several words (send MATCH_OPERATOR_AND: every word)"
-        )
     return text
 
 
@@ -404,7 +400,12 @@ def page_size(size: int) -> int:
 
 
 # Search paths the store names differently from the request.
-SEARCH_PATHS = {"query.filters": "filters", "size": "page_size", "cursor": "page_token"}
+SEARCH_PATHS = {
+    "query.filters": "filters",
+    "query.match": "match.query",
+    "size": "page_size",
+    "cursor": "page_token",
+}
 
 
 # A page token is "<search fingerprint>.<store cursor>": the store's cursor

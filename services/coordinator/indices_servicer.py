@@ -16,6 +16,8 @@ Ctx = grpc.aio.ServicerContext
 
 DEFAULT_LIST_PAGE = 100
 MAX_LIST_PAGE = 1000
+MAX_PATTERN_CHARS = 512
+"""MAX_PATTERN_CHARS bounds List's glob: translating one takes time quadratic in its "["s."""
 
 
 class NoIndexStore(FailedPrecondition):
@@ -71,6 +73,10 @@ class IndicesServicer(indices_pb2_grpc.IndicesServicer):
             raise InvalidArgument.field("page_size", f"must be between 0 and {MAX_LIST_PAGE}")
         if request.page_token:
             convert.index_name(request.page_token, "page_token")
+        if len(request.pattern) > MAX_PATTERN_CHARS:
+            raise InvalidArgument.field(
+                "pattern", f"must be at most {MAX_PATTERN_CHARS} characters"
+            )
         size = request.page_size or DEFAULT_LIST_PAGE
         pattern = request.pattern or "*"
         after = [
@@ -95,6 +101,8 @@ class IndicesServicer(indices_pb2_grpc.IndicesServicer):
     async def UpdateSchema(self, request: pb.UpdateIndexSchemaRequest, context: Ctx) -> pb.Index:
         name = convert.index_name(request.name, "name")
         added = convert.schema_fields(request.fields, "fields")
+        if request.expected_version < 0:
+            raise InvalidArgument.field("expected_version", "must not be negative (0 means any)")
         info = await self._store.get_index(name)
         if info.spec.follower:
             raise FollowerIndex(name)
@@ -133,7 +141,8 @@ class IndicesServicer(indices_pb2_grpc.IndicesServicer):
         name = convert.index_name(request.index, "index")
         if not request.id:
             raise InvalidArgument.field("id", "is required")
-        doc = await self._store.get(name, request.id)
+        with convert.request_paths({"doc_id": "id"}):
+            doc = await self._store.get(name, request.id)
         if doc is None:
             raise NotFound("document", f"{name}/{request.id}")
         return convert.document_to_proto(doc)
@@ -143,7 +152,8 @@ class IndicesServicer(indices_pb2_grpc.IndicesServicer):
         for i, doc_id in enumerate(request.ids):
             if not doc_id:
                 raise InvalidArgument.field(f"ids[{i}]", "is required")
-        docs = await self._store.multi_get(name, list(request.ids))
+        with convert.request_paths({"doc_ids": "ids"}):
+            docs = await self._store.multi_get(name, list(request.ids))
         response = pb.MultiGetResponse()
         for doc_id, doc in zip(request.ids, docs, strict=True):
             item = response.items.add(id=doc_id, found=doc is not None)

@@ -220,6 +220,18 @@ def test_documents_filters_cursor_and_stats(stub: indices_pb2_grpc.IndicesStub) 
     # No operator means AND: every word must appear.
     default = pb.MatchQuery(query="blue lamp")
     assert search_ids(stub, term, match=default) == search_ids(stub, term, match=both)
+    # OR: any word; the union of each word's hits. No title holds both red and green.
+    red_green = matching(lambda v: v["title"].split()[0] in ("red", "green"))
+    every = pb.MatchQuery(query="red green unicorn", operator=pb.MATCH_OPERATOR_AND)
+    assert search_ids(stub, match=every, page_size=100) == []
+    either = pb.MatchQuery(query="red green unicorn", operator=pb.MATCH_OPERATOR_OR)
+    assert search_ids(stub, match=either, page_size=100) == red_green
+    assert 0 < len(red_green) < len(ORDERS)
+    # Query syntax is plain words: "OR" is a word no title has, not an operator.
+    literal = pb.MatchQuery(query="red OR green", operator=pb.MATCH_OPERATOR_AND)
+    assert search_ids(stub, match=literal, page_size=100) == []
+    counted = stub.Count(pb.CountRequest(index="orders", match=either), timeout=10)
+    assert counted.count == len(red_green)
 
     # A cursor walk in price order, descending, visits every order once.
     sort = [pb.SortField(field="price", order=pb.SORT_ORDER_DESCENDING)]

@@ -30,6 +30,8 @@ from ferry.store import (
     WriteOp,
     open_store,
 )
+from ferry.store._postgres_query import Search
+from ferry.store._postgres_schema import load_index
 from ferry.store.embedded_postgres import EmbeddedPostgres
 from ferry.store.postgres import PostgresStore
 from tests.store.conftest import OpenStore
@@ -202,6 +204,33 @@ async def test_match_follows_writes_schema_changes_and_replication(
     await store.bulk("orders", [IndexOp("a", {"title": "green lamp"})], stamp=Stamp("c1", 2))
     assert await store.sweep("orders", Stamp("c1", 2)) == 1
     assert await matching("orders", "oak") == set()
+
+
+@pytest.mark.parametrize("match_any", [False, True], ids=["every-word", "any-word"])
+async def test_match_goes_by_the_words_index(
+    pg_url: str, open_store_at: OpenStore, match_any: bool
+) -> None:
+    """A match is one tsquery the GIN index on ferry_words can serve, for either operator."""
+    store = await open_store_at(pg_url)
+    schema = Schema({"title": FieldKind.TEXT}, version=1)
+    await store.create_index(IndexSpec("orders", shards=2, schema=schema))
+    await store.bulk("orders", [IndexOp(f"d{i}", {"title": f"lamp w{i}"}) for i in range(2000)])
+    query = Query(match="w1 w2 (unicorn", match_any=match_any)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        search = Search(await load_index(conn, "orders"), query, ())
+        await conn.execute("ANALYZE")
+        async with conn.transaction():
+            # With sequential scans off the planner takes the index whenever it can.
+            await conn.execute("SET LOCAL enable_seqscan = off")
+            plan = await conn.fetch(
+                f"EXPLAIN SELECT count(*) FROM {search.rows()} WHERE {search.where()}",
+                *search.params,
+            )
+    finally:
+        await conn.close()
+    assert any("ferry_words_match" in row[0] for row in plan), "\n".join(r[0] for r in plan)
+    assert await store.count("orders", query) == (2 if match_any else 0)
 
 
 async def test_concurrent_starts_on_a_fresh_database(pg_url: str) -> None:

@@ -74,11 +74,19 @@ def get(path: str) -> Callable[[dict[str, Any]], Any]:
     return lambda v: field_value(v, path)
 
 
-async def ids(store: Store, *filters: Filter, match: str = "", size: int = 7) -> set[str]:
-    hits = await all_hits(store, "orders", Query(filters, match), size=size)
+async def ids(
+    store: Store,
+    *filters: Filter,
+    match: str = "",
+    match_any: bool = False,
+    size: int = 7,
+    index: str = "orders",
+) -> set[str]:
+    query = Query(filters, match, match_any=match_any)
+    hits = await all_hits(store, index, query, size=size)
     found = [h.id for h in hits]
     assert len(found) == len(set(found)), f"a hit came twice: {found}"
-    assert await store.count("orders", Query(filters, match)) == len(found)
+    assert await store.count(index, query) == len(found)
     return set(found)
 
 
@@ -196,6 +204,100 @@ async def test_match_finds_words_in_text_fields(orders: Store) -> None:
     combined = await ids(orders, Filter("paid", FilterOp.TERM, True), match="red")
     assert combined == where(lambda v: has("red")(v) and v.get("paid") is True)
     assert combined
+
+
+def has_all(*words: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda v: all(w in v.get("title", "").split() for w in words)
+
+
+def has_any(*words: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda v: any(w in v.get("title", "").split() for w in words)
+
+
+@pytest.mark.parametrize("text", ["blue whale", "whale lamp", "red whale unicorn", "lamp LAMP"])
+async def test_match_any_needs_one_word_and_every_word(orders: Store, text: str) -> None:
+    words = text.lower().split()
+
+    every = await ids(orders, match=text)
+    some = await ids(orders, match=text, match_any=True)
+
+    assert every == where(has_all(*words))
+    assert some == where(has_any(*words))
+    assert every <= some and some, "each case should match something"
+
+
+async def test_match_any_is_the_union_of_its_words(orders: Store) -> None:
+    # Titles pair neighbouring WORDS, so whale and lamp never meet: AND finds nothing.
+    assert await ids(orders, match="whale lamp") == set()
+    alone = await ids(orders, match="whale") | await ids(orders, match="lamp")
+    assert await ids(orders, match="whale lamp", match_any=True) == alone
+    assert await ids(orders, match="unicorn dragon", match_any=True) == set()
+    paid = Filter("paid", FilterOp.TERM, True)
+    combined = await ids(orders, paid, match="whale lamp", match_any=True)
+    assert combined == where(lambda v: has_any("whale", "lamp")(v) and v.get("paid") is True)
+    assert combined
+
+
+@pytest.mark.parametrize("word", [*WORDS, "item", "unicorn"])
+async def test_one_word_matches_alike_under_every_and_any(orders: Store, word: str) -> None:
+    assert await ids(orders, match=word, match_any=True) == await ids(orders, match=word)
+
+
+NOTES = {
+    "or": "cats or dogs",
+    "and": "cats and dogs",
+    "near": "near the river",
+    "not": "not a drill",
+    "catsup": "catsup on fries",
+}
+CATS = {"or", "and"}
+
+
+@pytest.fixture
+async def notes(store: Store) -> Store:
+    schema = Schema({"body": FieldKind.TEXT}, version=1)
+    await store.create_index(IndexSpec("notes", shards=2, schema=schema))
+    await store.bulk("notes", [IndexOp(k, {"body": v}) for k, v in NOTES.items()])
+    return store
+
+
+# (text, hits when every word must appear, hits when any word is enough). Query syntax
+# typed by a user (FTS5's OR, AND, NOT, NEAR, column:, prefix*, quotes; tsquery's & | ! :)
+# is plain text: those are ordinary words, or no word at all.
+HOSTILE = [
+    ("cats OR", {"or"}, CATS),
+    ("cats AND dogs", {"and"}, CATS),
+    ("cats OR dogs", {"or"}, CATS),
+    ("NOT drill", {"not"}, {"not"}),
+    ("OR", {"or"}, {"or"}),
+    ("NEAR( river", {"near"}, {"near"}),
+    ("NEAR(cats, dogs)", set(), CATS),
+    ('"cats', CATS, CATS),
+    ('cats"', CATS, CATS),
+    ('cats"OR"dogs', {"or"}, {"or"}),
+    ("(cats)", CATS, CATS),
+    ("( cats", CATS, CATS),
+    ("cat*", set(), set()),
+    ("cats *", CATS, CATS),
+    ("body:catsup", set(), set()),
+    ("catsup :", {"catsup"}, {"catsup"}),
+    ("cats &|! dogs", CATS, CATS),
+    ("!cats -dogs", CATS, CATS),
+    ("cats:* | drill", set(), {"or", "and", "not"}),
+    ("'drill' ^river", set(), {"not", "near"}),
+    ("drill\\", {"not"}, {"not"}),
+    ("drill\x00river", set(), {"not", "near"}),
+    ("drill \x00 river", set(), {"not", "near"}),
+    ('&|! " ( ) * : ""', set(), set()),
+]
+
+
+@pytest.mark.parametrize(("text", "every", "some"), HOSTILE, ids=[h[0] for h in HOSTILE])
+async def test_match_takes_query_syntax_as_plain_words(
+    notes: Store, text: str, every: set[str], some: set[str]
+) -> None:
+    assert await ids(notes, match=text, index="notes") == every
+    assert await ids(notes, match=text, match_any=True, index="notes") == some
 
 
 @pytest.mark.parametrize(

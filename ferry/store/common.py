@@ -49,6 +49,10 @@ class Limits:
     max_filters: int = 100
     """Filters per query: each is a condition of one SQL statement, whose depth is bounded."""
     max_sort_fields: int = 32
+    max_match_words: int = 1024
+    max_match_chars: int = 8192
+    """Full-text match size: PostgreSQL's tsquery parser runs out of stack near 40k words,
+    and punctuation splits words, so the text's length is bounded too."""
 
 
 DEFAULT_LIMITS = Limits()
@@ -211,6 +215,15 @@ def check_query(
     if len(sort) > limits.max_sort_fields:
         raise InvalidArgument.field(
             "sort", f"{len(sort)} sort fields; at most {limits.max_sort_fields}"
+        )
+    if len(query.match) > limits.max_match_chars:
+        raise InvalidArgument.field(
+            "query.match", f"{len(query.match)} characters; at most {limits.max_match_chars}"
+        )
+    words = len(query.match.split())
+    if words > limits.max_match_words:
+        raise InvalidArgument.field(
+            "query.match", f"{words} words; at most {limits.max_match_words}"
         )
     for i, f in enumerate(query.filters):
         where = f"query.filters[{i}]"

@@ -354,3 +354,13 @@ async def test_bad_cursor_and_size(orders: Store) -> None:
     with pytest.raises(InvalidArgument) as err:
         await orders.search("orders", size=0)
     assert violation_fields(err.value) == ["size"]
+
+
+@pytest.mark.parametrize(
+    "text", [" ".join(["cats"] * 2000), ",".join(["dogs"] * 3000)], ids=["words", "chars"]
+)
+async def test_oversized_match_is_refused_naming_it(orders: Store, text: str) -> None:
+    for match_any in (False, True):
+        with pytest.raises(InvalidArgument) as raised:
+            await orders.search("orders", Query(match=text, match_any=match_any))
+        assert violation_fields(raised.value) == ["query.match"]

@@ -18,7 +18,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from google.protobuf import message_factory
+from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from hypothesis import strategies as st
@@ -55,6 +55,9 @@ huge_text = st.builds(
     st.integers(10_000, 100_000),
 )
 """huge_text is 10 to 100 thousand characters (repeated, so drawing it stays cheap)."""
+huge_syntax = st.builds(_repeat, st.sampled_from("[({*?\\%$.\x00"), st.integers(10_000, 100_000))
+"""huge_syntax is one character of some syntax (glob, regex, escapes) repeated: parsers'
+worst cases are often quadratic in it."""
 
 nearly_valid_text = st.builds(
     lambda label, piece, front: piece + label if front else label + piece,
@@ -71,6 +74,7 @@ hostile_text = st.one_of(
     st.text(characters, max_size=12),
     st.lists(st.sampled_from(PIECES), min_size=1, max_size=8).map("".join),
     huge_text,
+    huge_syntax,
 )
 
 hostile_bytes = st.one_of(
@@ -242,3 +246,8 @@ def mutations(baseline: Message) -> Strategy[Message]:
 def nearly_valid(baselines: Strategy[Message]) -> Strategy[Message]:
     """nearly_valid is a valid baseline request as it is, or with one field made hostile."""
     return st.one_of(baselines, baselines.flatmap(mutations))
+
+
+def as_json(message: Message) -> Any:
+    """as_json is message as JSON data, how Ferry stores it: a Value with nothing set is null."""
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)

@@ -72,7 +72,10 @@ class Outcome:
 def _outcome(error: grpc.RpcError) -> Outcome:
     call: Any = error
     outcome = Outcome(call.code(), call.details() or "")
-    status = rpc_status.from_call(call)
+    try:
+        status = rpc_status.from_call(call)
+    except ValueError:  # details cut off by the transport: the code alone tells the story
+        status = None
     if status is not None:
         for detail in status.details:
             if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):

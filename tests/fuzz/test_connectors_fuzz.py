@@ -7,12 +7,8 @@ offsets read back as written.
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 import pytest
-from google.protobuf import json_format
-from google.protobuf.message import Message
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,7 +17,7 @@ from ferry.names import DNS1123_LABEL, INDEX_NAME
 from ferry.specs import parse_specs
 from ferry.v1 import connectors_pb2 as pb
 from tests.fuzz.conftest import Services, fuzz_settings
-from tests.fuzz.messages import dns_labels, nearly_valid
+from tests.fuzz.messages import as_json, dns_labels, nearly_valid
 from tests.fuzz.outcome import Client
 from tests.helpers import REPO
 
@@ -34,7 +30,7 @@ DEMO = parse_specs((REPO / "examples" / "demo-connectors.yaml").read_text())[0].
 UPDATE_TARGET = "fz-update-target"
 OFFSETS_TARGET = "fz-offsets-target"
 
-NEARLY_VALID_EXAMPLES = 120
+NEARLY_VALID_EXAMPLES = 200
 
 
 def demo_spec(name: str) -> pb.ConnectorSpec:
@@ -79,11 +75,6 @@ def targets(services: Services) -> Client:
         )
         assert created.ok, created
     return client
-
-
-def as_json(message: Message) -> Any:
-    """as_json is message as JSON data: a Value with nothing set reads as null."""
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
 
 
 def _shown(fields: list[str]) -> set[str]:

@@ -7,6 +7,9 @@ nearly-valid fuzzing of Connectors and Indices lives in their own modules.
 
 from __future__ import annotations
 
+import time
+
+import grpc
 import pytest
 from google.protobuf.descriptor import FieldDescriptor, MethodDescriptor
 from google.protobuf.message import DecodeError
@@ -28,8 +31,8 @@ from tests.fuzz.conftest import Services, fuzz_settings
 from tests.fuzz.messages import message_class, messages
 from tests.fuzz.outcome import UNDECODABLE_FIELD, check_deliberate, method_path
 
-RANDOM_EXAMPLES = 12
-WIRE_EXAMPLES = 4
+RANDOM_EXAMPLES = 40
+WIRE_EXAMPLES = 8
 
 SERVED = {
     "coordinator": [
@@ -117,3 +120,40 @@ def test_undecodable_requests_are_invalid_argument(
         f"{method_path(method)}({raw!r})",
         max_request_bytes=client.max_request_bytes,
     )
+
+
+SYNTAX_BOMBS = [c * 30_000 for c in "[({*?\\%$.\x00"]
+"""SYNTAX_BOMBS repeat a character some parser treats specially: their worst cases (a
+glob of "["s, a regex of "("s) are often quadratic, and one would stall the server."""
+STRING_FIELDS = [
+    (role, m, f.name)
+    for role, m in METHODS
+    for f in m.input_type.fields
+    if f.type == FieldDescriptor.TYPE_STRING and not f.is_repeated
+]
+
+
+@pytest.fixture(scope="module")
+def an_index(services: Services) -> None:
+    """an_index makes sure there is an index, so that List matches its pattern against one."""
+    create = indices_pb2.DESCRIPTOR.services_by_name["Indices"].methods_by_name["Create"]
+    request = indices_pb2.CreateIndexRequest(name="fz-any")
+    created = services.coordinator_client.call(create, request)
+    assert created.ok or created.code == grpc.StatusCode.ALREADY_EXISTS, created
+
+
+@pytest.mark.parametrize(
+    ("role", "method", "field"),
+    STRING_FIELDS,
+    ids=[f"{method_path(m).lstrip('/')}.{f}" for _, m, f in STRING_FIELDS],
+)
+@pytest.mark.usefixtures("an_index")
+def test_syntax_bombs_in_any_string_field_are_answered_at_once(
+    services: Services, role: str, method: MethodDescriptor, field: str
+) -> None:
+    for bomb in SYNTAX_BOMBS:
+        request = message_class(method.input_type)(**{field: bomb})
+        started = time.monotonic()
+        services.client(role).call(method, request)
+        took = time.monotonic() - started
+        assert took < 2, f"{method_path(method)} took {took:.1f}s over {field}={bomb[:8]!r}..."

@@ -218,6 +218,21 @@ def test_regression_backoff_duration_out_of_range(client: Client, seconds: int, 
     )
 
 
+def test_regression_backoff_durations_too_large_to_compare(client: Client) -> None:
+    # Was INTERNAL from Validate: comparing max_backoff with initial_backoff converted
+    # both to timedelta, which overflows ("Python int too large to convert to C int").
+    policy = connectors_pb2.ErrorPolicy()
+    policy.initial_backoff.seconds = policy.max_backoff.seconds = 2**63 - 1
+    validated = client.call(
+        CONNECTORS["Validate"],
+        connectors_pb2.ValidateConnectorRequest(spec=spec(error_policy=policy)),
+    )
+    assert [e.field for e in validated.response.errors] == [
+        "spec.error_policy.initial_backoff",
+        "spec.error_policy.max_backoff",
+    ]
+
+
 @pytest.mark.parametrize("cron", ["0 0 30 2 *", "0 0 31 4,6 *"])
 def test_regression_cron_that_never_fires(client: Client, cron: str) -> None:
     # Was accepted: the syntax is valid, but no date matches, so no sync would ever run.

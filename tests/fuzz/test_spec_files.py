@@ -34,7 +34,7 @@ SPEC_KEYS = [
     "error_policy", "isolation", "memory_limit_bytes", "state", "connectors", "docs", "full",
 ]  # fmt: skip
 
-TEXT_EXAMPLES = 300
+TEXT_EXAMPLES = 200
 STRUCTURED_EXAMPLES = 200
 CRON_EXAMPLES = 200
 

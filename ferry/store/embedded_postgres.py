@@ -25,7 +25,8 @@ from typing import Any
 
 from ferry.errors import InvalidArgument, Unavailable
 
-_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+# \Z, not $: "$" also matches before a final newline.
+_DATABASE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}\Z")
 
 
 def _wheel() -> Any:

@@ -14,7 +14,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from ferry.errors import Unavailable
+from ferry.errors import InvalidArgument, Unavailable
 from ferry.store import (
     DeleteOp,
     FieldKind,
@@ -305,3 +305,11 @@ def test_embedded_postgres_restart_keeps_data() -> None:
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.mark.parametrize("name", ["ferry\n", "Ferry", "1ferry", "a" * 64, "x; drop"])
+def test_database_names_are_plain_identifiers(name: str, tmp_path: Path) -> None:
+    # Checked before psql runs, so no server is needed; "ferry\n" passed a "$" anchor.
+    with pytest.raises(InvalidArgument) as raised:
+        EmbeddedPostgres(tmp_path / "never-started").create_database(name)
+    assert raised.value.violations[0].field == "name"

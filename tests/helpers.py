@@ -73,6 +73,17 @@ def health_status(address: str, service: str = "", timeout: float = 1.0) -> int:
         return int(reply.status)
 
 
+def ferry(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """ferry runs the ``ferry`` CLI as a child process and captures its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "ferry.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+    )
+
+
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 

@@ -9,17 +9,7 @@ import sys
 from pathlib import Path
 
 from ferry.etcd import free_port
-from tests.helpers import REPO, SERVING, health_status, wait_until
-
-
-def ferry(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ferry.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        cwd=REPO,
-    )
+from tests.helpers import REPO, SERVING, ferry, health_status, wait_until
 
 
 def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> None:

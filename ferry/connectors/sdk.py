@@ -116,6 +116,8 @@ class TaskPlan:
     partition: str
     """Stable name of the slice (a table, a key range); checkpoints are keyed by it."""
     params: dict[str, Any] = field(default_factory=dict)
+    estimate: int = 0
+    """Documents the task expects to yield; progress shows a percentage when known, 0 if not."""
 
 
 @dataclass(frozen=True)

@@ -92,11 +92,23 @@ class AgentConfig(ServiceConfig):
     """Capacity: the most tasks this agent runs at once."""
     labels: dict[str, str] = field(default_factory=dict)
     """Placement labels, "k=v,k2=v2" from flags or environment."""
+    checkpoint_docs: int = 10_000
+    """A task commits its checkpoint after at least this many documents..."""
+    checkpoint_interval: float = 2.0
+    """...or this many seconds, whichever comes first (at the source's next checkpoint)."""
+    batch_docs: int = 1000
+    """Documents per store write."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 1 <= self.max_concurrent_tasks <= 10_000:
             raise InvalidArgument.field("max_concurrent_tasks", "must be between 1 and 10000")
+        if self.checkpoint_docs < 1:
+            raise InvalidArgument.field("checkpoint_docs", "must be at least 1")
+        if not 0 < self.checkpoint_interval <= 3600:
+            raise InvalidArgument.field("checkpoint_interval", "must be in (0, 3600] seconds")
+        if not 1 <= self.batch_docs <= 10_000:
+            raise InvalidArgument.field("batch_docs", "must be between 1 and 10000")
 
 
 @dataclass(frozen=True, kw_only=True)

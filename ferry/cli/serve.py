@@ -112,6 +112,13 @@ def add_commands(subparsers: Any) -> None:
     _service_flags(p)
     p.add_argument("--max-concurrent-tasks", type=int, help="capacity (default 4)")
     p.add_argument("--labels", help="placement labels k=v,k2=v2")
+    p.add_argument(
+        "--checkpoint-docs", type=int, help="commit a checkpoint after this many documents"
+    )
+    p.add_argument(
+        "--checkpoint-interval", type=float, help="or after this many seconds (default 2)"
+    )
+    p.add_argument("--batch-docs", type=int, help="documents per store write (default 1000)")
     p.set_defaults(func=_agent)
 
     p = subparsers.add_parser("replicator", help="run a replicator")

@@ -11,6 +11,8 @@ from aetcd import rpc
 
 from ferry.errors import InvalidArgument, Unavailable
 
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+
 # Every etcd error that means "could not reach etcd in time".
 CONNECTIVITY_ERRORS: tuple[type[BaseException], ...] = (
     aetcd.exceptions.ConnectionFailedError,
@@ -55,7 +57,13 @@ def connect(endpoints: str | Sequence[str], *, timeout: float = 5.0) -> aetcd.Cl
     out after ``timeout`` seconds; watches and keepalives are unaffected.
     """
     eps = parse_endpoints(endpoints)
-    options = {"grpc.keepalive_time_ms": 10_000, "grpc.keepalive_timeout_ms": 5_000}
+    options = {
+        "grpc.keepalive_time_ms": 10_000,
+        "grpc.keepalive_timeout_ms": 5_000,
+        # The leader reads every job, task and assignment in one range; at 10k
+        # tasks that is several MiB, beyond gRPC's 4 MiB default.
+        "grpc.max_receive_message_length": MAX_RESPONSE_BYTES,
+    }
     if len(eps) == 1:
         host, _, port = eps[0].rpartition(":")
     else:

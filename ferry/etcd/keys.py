@@ -94,5 +94,48 @@ class Keys:
         return self.claims(kind) + resource
 
     # Drain markers set by operators for agents.
+    def drains(self) -> str:
+        return self._k("drain") + "/"
+
     def drain(self, agent_id: str) -> str:
-        return self._k("drain", agent_id)
+        return self.drains() + agent_id
+
+    # Maintenance mode: present while on.
+    def maintenance(self) -> str:
+        return self._k("maintenance")
+
+    # Sync jobs, their tasks, and the leader's assignments of tasks to agents.
+    def jobs(self) -> str:
+        return self._k("jobs") + "/"
+
+    def job(self, job_id: str) -> str:
+        return self.jobs() + job_id
+
+    def all_tasks(self) -> str:
+        return self._k("tasks") + "/"
+
+    def tasks(self, job_id: str) -> str:
+        return self.all_tasks() + job_id + "/"
+
+    def task(self, job_id: str, task_id: str) -> str:
+        return self.tasks(job_id) + task_id
+
+    def all_assignments(self) -> str:
+        return self._k("assign") + "/"
+
+    def assignments(self, agent_id: str) -> str:
+        return self.all_assignments() + agent_id + "/"
+
+    def assignment(self, agent_id: str, task_id: str) -> str:
+        return self.assignments(agent_id) + task_id
+
+    # Idempotent Jobs.Start: request id -> job id, per connector.
+    def job_request(self, connector: str, request_id: str) -> str:
+        return self._k("job-requests", connector, request_id)
+
+    # The last cron tick the leader acted on, per connector and job kind.
+    def schedules(self) -> str:
+        return self._k("schedule") + "/"
+
+    def schedule(self, connector: str, kind: str) -> str:
+        return self.schedules() + f"{connector}/{kind}"

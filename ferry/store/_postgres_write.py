@@ -153,7 +153,8 @@ async def bulk(
                 await _check_fence(conn, fence)
             if not prepared:
                 return BulkResult([])
-            return BulkResult(await _write(conn, idx, ops, prepared, stamp, limits))
+            items = await _write(conn, idx, ops, prepared, stamp, limits)
+        return BulkResult(items, sum(len(p.source) for p in prepared if p.source is not None))
 
 
 async def fence(borrow: Borrow, fence: Fence) -> None:

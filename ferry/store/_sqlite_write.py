@@ -227,7 +227,7 @@ def bulk(
             items.append(BulkItem(p.id, p.shard, seq_no, result))
         changes.flush()
         changes.save_counters()
-    return BulkResult(items)
+    return BulkResult(items, sum(len(p.source) for p in checked if p.source is not None))
 
 
 def sweep_batch(

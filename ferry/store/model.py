@@ -157,6 +157,8 @@ class BulkItem:
 @dataclass(frozen=True)
 class BulkResult:
     items: list[BulkItem]
+    source_bytes: int = 0
+    """source_bytes is the size of the canonical JSON the call wrote (index ops)."""
 
 
 # Reads -------------------------------------------------------------------

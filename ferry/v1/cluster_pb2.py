@@ -25,19 +25,25 @@ _sym_db = _symbol_database.Default()
 from ferry.v1 import common_pb2 as ferry_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x65rry/v1/cluster.proto\x12\x08\x66\x65rry.v1\x1a\x15\x66\x65rry/v1/common.proto\"\x16\n\x14\x43lusterStatusRequest\"b\n\nEtcdHealth\x12\x0f\n\x07healthy\x18\x01 \x01(\x08\x12\x11\n\tendpoints\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\xa1\x02\n\rClusterStatus\x12)\n\x06leader\x18\x01 \x01(\x0b\x32\x19.ferry.v1.CoordinatorInfo\x12\x14\n\x0cleader_epoch\x18\x02 \x01(\x03\x12/\n\x0c\x63oordinators\x18\x03 \x03(\x0b\x32\x19.ferry.v1.CoordinatorInfo\x12#\n\x06\x61gents\x18\x04 \x03(\x0b\x32\x13.ferry.v1.AgentInfo\x12-\n\x0breplicators\x18\x05 \x03(\x0b\x32\x18.ferry.v1.ReplicatorInfo\x12\"\n\x04\x65tcd\x18\x06 \x01(\x0b\x32\x14.ferry.v1.EtcdHealth\x12\x13\n\x0b\x61nswered_by\x18\x07 \x01(\t\x12\x11\n\tread_only\x18\x08 \x01(\x08\x32L\n\x07\x43luster\x12\x41\n\x06Status\x12\x1e.ferry.v1.ClusterStatusRequest\x1a\x17.ferry.v1.ClusterStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16\x66\x65rry/v1/cluster.proto\x12\x08\x66\x65rry.v1\x1a\x15\x66\x65rry/v1/common.proto\"8\n\x15SetMaintenanceRequest\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\x17\n\x15GetMaintenanceRequest\"K\n\x11MaintenanceStatus\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x15\n\rrunning_tasks\x18\x03 \x01(\x05\"\x16\n\x14\x43lusterStatusRequest\"b\n\nEtcdHealth\x12\x0f\n\x07healthy\x18\x01 \x01(\x08\x12\x11\n\tendpoints\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x10\n\x08revision\x18\x04 \x01(\x03\x12\r\n\x05\x65rror\x18\x05 \x01(\t\"\xb6\x02\n\rClusterStatus\x12)\n\x06leader\x18\x01 \x01(\x0b\x32\x19.ferry.v1.CoordinatorInfo\x12\x14\n\x0cleader_epoch\x18\x02 \x01(\x03\x12/\n\x0c\x63oordinators\x18\x03 \x03(\x0b\x32\x19.ferry.v1.CoordinatorInfo\x12#\n\x06\x61gents\x18\x04 \x03(\x0b\x32\x13.ferry.v1.AgentInfo\x12-\n\x0breplicators\x18\x05 \x03(\x0b\x32\x18.ferry.v1.ReplicatorInfo\x12\"\n\x04\x65tcd\x18\x06 \x01(\x0b\x32\x14.ferry.v1.EtcdHealth\x12\x13\n\x0b\x61nswered_by\x18\x07 \x01(\t\x12\x11\n\tread_only\x18\x08 \x01(\x08\x12\x13\n\x0bmaintenance\x18\t \x01(\x08\x32\xec\x01\n\x07\x43luster\x12\x41\n\x06Status\x12\x1e.ferry.v1.ClusterStatusRequest\x1a\x17.ferry.v1.ClusterStatus\x12N\n\x0eSetMaintenance\x12\x1f.ferry.v1.SetMaintenanceRequest\x1a\x1b.ferry.v1.MaintenanceStatus\x12N\n\x0eGetMaintenance\x12\x1f.ferry.v1.GetMaintenanceRequest\x1a\x1b.ferry.v1.MaintenanceStatusb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.v1.cluster_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CLUSTERSTATUSREQUEST']._serialized_start=59
-  _globals['_CLUSTERSTATUSREQUEST']._serialized_end=81
-  _globals['_ETCDHEALTH']._serialized_start=83
-  _globals['_ETCDHEALTH']._serialized_end=181
-  _globals['_CLUSTERSTATUS']._serialized_start=184
-  _globals['_CLUSTERSTATUS']._serialized_end=473
-  _globals['_CLUSTER']._serialized_start=475
-  _globals['_CLUSTER']._serialized_end=551
+  _globals['_SETMAINTENANCEREQUEST']._serialized_start=59
+  _globals['_SETMAINTENANCEREQUEST']._serialized_end=115
+  _globals['_GETMAINTENANCEREQUEST']._serialized_start=117
+  _globals['_GETMAINTENANCEREQUEST']._serialized_end=140
+  _globals['_MAINTENANCESTATUS']._serialized_start=142
+  _globals['_MAINTENANCESTATUS']._serialized_end=217
+  _globals['_CLUSTERSTATUSREQUEST']._serialized_start=219
+  _globals['_CLUSTERSTATUSREQUEST']._serialized_end=241
+  _globals['_ETCDHEALTH']._serialized_start=243
+  _globals['_ETCDHEALTH']._serialized_end=341
+  _globals['_CLUSTERSTATUS']._serialized_start=344
+  _globals['_CLUSTERSTATUS']._serialized_end=654
+  _globals['_CLUSTER']._serialized_start=657
+  _globals['_CLUSTER']._serialized_end=893
 # @@protoc_insertion_point(module_scope)

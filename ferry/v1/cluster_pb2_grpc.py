@@ -40,6 +40,16 @@ class ClusterStub:
                 request_serializer=ferry_dot_v1_dot_cluster__pb2.ClusterStatusRequest.SerializeToString,
                 response_deserializer=ferry_dot_v1_dot_cluster__pb2.ClusterStatus.FromString,
                 _registered_method=True)
+        self.SetMaintenance = channel.unary_unary(
+                '/ferry.v1.Cluster/SetMaintenance',
+                request_serializer=ferry_dot_v1_dot_cluster__pb2.SetMaintenanceRequest.SerializeToString,
+                response_deserializer=ferry_dot_v1_dot_cluster__pb2.MaintenanceStatus.FromString,
+                _registered_method=True)
+        self.GetMaintenance = channel.unary_unary(
+                '/ferry.v1.Cluster/GetMaintenance',
+                request_serializer=ferry_dot_v1_dot_cluster__pb2.GetMaintenanceRequest.SerializeToString,
+                response_deserializer=ferry_dot_v1_dot_cluster__pb2.MaintenanceStatus.FromString,
+                _registered_method=True)
 
 
 class ClusterServicer:
@@ -52,6 +62,22 @@ class ClusterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetMaintenance(self, request, context):
+        """SetMaintenance turns maintenance mode on or off. While on, every job is
+        suspended (tasks checkpoint and release their claims), nothing is
+        scheduled or assigned, and connectors keep their desired state; turning
+        it off resumes the suspended jobs from their checkpoints.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMaintenance(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClusterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +85,16 @@ def add_ClusterServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=ferry_dot_v1_dot_cluster__pb2.ClusterStatusRequest.FromString,
                     response_serializer=ferry_dot_v1_dot_cluster__pb2.ClusterStatus.SerializeToString,
+            ),
+            'SetMaintenance': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetMaintenance,
+                    request_deserializer=ferry_dot_v1_dot_cluster__pb2.SetMaintenanceRequest.FromString,
+                    response_serializer=ferry_dot_v1_dot_cluster__pb2.MaintenanceStatus.SerializeToString,
+            ),
+            'GetMaintenance': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMaintenance,
+                    request_deserializer=ferry_dot_v1_dot_cluster__pb2.GetMaintenanceRequest.FromString,
+                    response_serializer=ferry_dot_v1_dot_cluster__pb2.MaintenanceStatus.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +125,60 @@ class Cluster:
             '/ferry.v1.Cluster/Status',
             ferry_dot_v1_dot_cluster__pb2.ClusterStatusRequest.SerializeToString,
             ferry_dot_v1_dot_cluster__pb2.ClusterStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetMaintenance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.v1.Cluster/SetMaintenance',
+            ferry_dot_v1_dot_cluster__pb2.SetMaintenanceRequest.SerializeToString,
+            ferry_dot_v1_dot_cluster__pb2.MaintenanceStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMaintenance(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.v1.Cluster/GetMaintenance',
+            ferry_dot_v1_dot_cluster__pb2.GetMaintenanceRequest.SerializeToString,
+            ferry_dot_v1_dot_cluster__pb2.MaintenanceStatus.FromString,
             options,
             channel_credentials,
             insecure,

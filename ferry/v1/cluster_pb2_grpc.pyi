@@ -34,6 +34,13 @@ class ClusterStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ClusterAsyncStub: ...
     Status: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.ClusterStatusRequest, _cluster_pb2.ClusterStatus]
+    SetMaintenance: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.SetMaintenanceRequest, _cluster_pb2.MaintenanceStatus]
+    """SetMaintenance turns maintenance mode on or off. While on, every job is
+    suspended (tasks checkpoint and release their claims), nothing is
+    scheduled or assigned, and connectors keep their desired state; turning
+    it off resumes the suspended jobs from their checkpoints.
+    """
+    GetMaintenance: _grpc.UnaryUnaryMultiCallable[_cluster_pb2.GetMaintenanceRequest, _cluster_pb2.MaintenanceStatus]
 
 @_typing.type_check_only
 class ClusterAsyncStub(ClusterStub):
@@ -41,6 +48,13 @@ class ClusterAsyncStub(ClusterStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Status: _aio.UnaryUnaryMultiCallable[_cluster_pb2.ClusterStatusRequest, _cluster_pb2.ClusterStatus]  # type: ignore[assignment]
+    SetMaintenance: _aio.UnaryUnaryMultiCallable[_cluster_pb2.SetMaintenanceRequest, _cluster_pb2.MaintenanceStatus]  # type: ignore[assignment]
+    """SetMaintenance turns maintenance mode on or off. While on, every job is
+    suspended (tasks checkpoint and release their claims), nothing is
+    scheduled or assigned, and connectors keep their desired state; turning
+    it off resumes the suspended jobs from their checkpoints.
+    """
+    GetMaintenance: _aio.UnaryUnaryMultiCallable[_cluster_pb2.GetMaintenanceRequest, _cluster_pb2.MaintenanceStatus]  # type: ignore[assignment]
 
 class ClusterServicer(metaclass=_abc_1.ABCMeta):
     """Cluster answers "who is here and who leads". Served by every coordinator."""
@@ -51,5 +65,24 @@ class ClusterServicer(metaclass=_abc_1.ABCMeta):
         request: _cluster_pb2.ClusterStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_cluster_pb2.ClusterStatus, _abc.Awaitable[_cluster_pb2.ClusterStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def SetMaintenance(
+        self,
+        request: _cluster_pb2.SetMaintenanceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cluster_pb2.MaintenanceStatus, _abc.Awaitable[_cluster_pb2.MaintenanceStatus]]:
+        """SetMaintenance turns maintenance mode on or off. While on, every job is
+        suspended (tasks checkpoint and release their claims), nothing is
+        scheduled or assigned, and connectors keep their desired state; turning
+        it off resumes the suspended jobs from their checkpoints.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMaintenance(
+        self,
+        request: _cluster_pb2.GetMaintenanceRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_cluster_pb2.MaintenanceStatus, _abc.Awaitable[_cluster_pb2.MaintenanceStatus]]: ...
 
 def add_ClusterServicer_to_server(servicer: ClusterServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

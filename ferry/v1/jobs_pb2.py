@@ -24,48 +24,49 @@ _sym_db = _symbol_database.Default()
 
 from ferry.v1 import common_pb2 as ferry_dot_v1_dot_common__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x66\x65rry/v1/jobs.proto\x12\x08\x66\x65rry.v1\x1a\x15\x66\x65rry/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n\x0cSyncCounters\x12\x11\n\tdocs_seen\x18\x01 \x01(\x03\x12\x14\n\x0c\x64ocs_indexed\x18\x02 \x01(\x03\x12\x14\n\x0c\x64ocs_deleted\x18\x03 \x01(\x03\x12\x13\n\x0b\x64ocs_failed\x18\x04 \x01(\x03\x12\x15\n\rbytes_indexed\x18\x05 \x01(\x03\x12\x17\n\x0f\x64ocs_per_second\x18\x06 \x01(\x01\x12\x18\n\x10\x62ytes_per_second\x18\x07 \x01(\x01\x12\x1b\n\x13\x64ocs_total_estimate\x18\x08 \x01(\x03\"Z\n\rDocumentError\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xaf\x03\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\"\n\x05state\x18\x05 \x01(\x0e\x32\x13.ferry.v1.TaskState\x12-\n\rfencing_token\x18\x06 \x01(\x0b\x32\x16.ferry.v1.FencingToken\x12(\n\x08\x63ounters\x18\x07 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x0e\n\x06\x63laims\x18\t \x01(\x05\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x63heckpoint_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x16recent_document_errors\x18\r \x03(\x0b\x32\x17.ferry.v1.DocumentError\"\xd5\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tconnector\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\t\x12\x1f\n\x04kind\x18\x04 \x01(\x0e\x32\x11.ferry.v1.JobKind\x12%\n\x07trigger\x18\x05 \x01(\x0e\x32\x14.ferry.v1.JobTrigger\x12!\n\x05state\x18\x06 \x01(\x0e\x32\x12.ferry.v1.JobState\x12\x1d\n\x05tasks\x18\x07 \x03(\x0b\x32\x0e.ferry.v1.Task\x12(\n\x08\x63ounters\x18\x08 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0escheduled_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x0f \x01(\t\x12\x12\n\ntracestate\x18\x10 \x01(\t\x12\x12\n\ngeneration\x18\x11 \x01(\x03\x12\x1a\n\x12\x63onnector_revision\x18\x12 \x01(\x03\x12\x10\n\x08revision\x18\x13 \x01(\x03\"Y\n\x0fStartJobRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x1f\n\x04kind\x18\x02 \x01(\x0e\x32\x11.ferry.v1.JobKind\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x9f\x01\n\x0fListJobsRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\t\x12\"\n\x06states\x18\x03 \x03(\x0e\x32\x12.ferry.v1.JobState\x12\x1f\n\x04kind\x18\x04 \x01(\x0e\x32\x11.ferry.v1.JobKind\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"H\n\x10ListJobsResponse\x12\x1b\n\x04jobs\x18\x01 \x03(\x0b\x32\r.ferry.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa1\x01\n\x0cTaskProgress\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.ferry.v1.TaskState\x12(\n\x08\x63ounters\x18\x05 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"\xca\x01\n\x0bJobProgress\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05state\x18\x02 \x01(\x0e\x32\x12.ferry.v1.JobState\x12(\n\x08\x63ounters\x18\x03 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12%\n\x05tasks\x18\x04 \x03(\x0b\x32\x16.ferry.v1.TaskProgress\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x06 \x01(\t*P\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x11\n\rJOB_KIND_FULL\x10\x01\x12\x18\n\x14JOB_KIND_INCREMENTAL\x10\x02*_\n\nJobTrigger\x12\x1b\n\x17JOB_TRIGGER_UNSPECIFIED\x10\x00\x12\x19\n\x15JOB_TRIGGER_SCHEDULED\x10\x01\x12\x19\n\x15JOB_TRIGGER_ON_DEMAND\x10\x02*\xcc\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELING\x10\x05\x12\x16\n\x12JOB_STATE_CANCELED\x10\x06\x12\x17\n\x13JOB_STATE_SUSPENDED\x10\x07*\xd4\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x17\n\x13TASK_STATE_ASSIGNED\x10\x02\x12\x16\n\x12TASK_STATE_RUNNING\x10\x03\x12\x18\n\x14TASK_STATE_COMPLETED\x10\x04\x12\x15\n\x11TASK_STATE_FAILED\x10\x05\x12\x17\n\x13TASK_STATE_CANCELED\x10\x06\x12\x18\n\x14TASK_STATE_SUSPENDED\x10\x07\x32\x99\x02\n\x04Jobs\x12\x31\n\x05Start\x12\x19.ferry.v1.StartJobRequest\x1a\r.ferry.v1.Job\x12-\n\x03Get\x12\x17.ferry.v1.GetJobRequest\x1a\r.ferry.v1.Job\x12=\n\x04List\x12\x19.ferry.v1.ListJobsRequest\x1a\x1a.ferry.v1.ListJobsResponse\x12\x33\n\x06\x43\x61ncel\x12\x1a.ferry.v1.CancelJobRequest\x1a\r.ferry.v1.Job\x12;\n\x05Watch\x12\x19.ferry.v1.WatchJobRequest\x1a\x15.ferry.v1.JobProgress0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13\x66\x65rry/v1/jobs.proto\x12\x08\x66\x65rry.v1\x1a\x15\x66\x65rry/v1/common.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n\x0cSyncCounters\x12\x11\n\tdocs_seen\x18\x01 \x01(\x03\x12\x14\n\x0c\x64ocs_indexed\x18\x02 \x01(\x03\x12\x14\n\x0c\x64ocs_deleted\x18\x03 \x01(\x03\x12\x13\n\x0b\x64ocs_failed\x18\x04 \x01(\x03\x12\x15\n\rbytes_indexed\x18\x05 \x01(\x03\x12\x17\n\x0f\x64ocs_per_second\x18\x06 \x01(\x01\x12\x18\n\x10\x62ytes_per_second\x18\x07 \x01(\x01\x12\x1b\n\x13\x64ocs_total_estimate\x18\x08 \x01(\x03\"Z\n\rDocumentError\x12\x0e\n\x06\x64oc_id\x18\x01 \x01(\t\x12\x0f\n\x07message\x18\x02 \x01(\t\x12(\n\x04time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x90\x04\n\x04Task\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x11\n\tpartition\x18\x03 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x04 \x01(\t\x12\"\n\x05state\x18\x05 \x01(\x0e\x32\x13.ferry.v1.TaskState\x12-\n\rfencing_token\x18\x06 \x01(\x0b\x32\x16.ferry.v1.FencingToken\x12(\n\x08\x63ounters\x18\x07 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12\r\n\x05\x65rror\x18\x08 \x01(\t\x12\x0e\n\x06\x63laims\x18\t \x01(\x05\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0f\x63heckpoint_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x16recent_document_errors\x18\r \x03(\x0b\x32\x17.ferry.v1.DocumentError\x12\'\n\x06\x63ursor\x18\x0e \x01(\x0b\x32\x17.google.protobuf.Struct\x12\r\n\x05sweep\x18\x0f \x01(\x08\x12\'\n\x06params\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xe9\x04\n\x03Job\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tconnector\x18\x02 \x01(\t\x12\r\n\x05index\x18\x03 \x01(\t\x12\x1f\n\x04kind\x18\x04 \x01(\x0e\x32\x11.ferry.v1.JobKind\x12%\n\x07trigger\x18\x05 \x01(\x0e\x32\x14.ferry.v1.JobTrigger\x12!\n\x05state\x18\x06 \x01(\x0e\x32\x12.ferry.v1.JobState\x12\x1d\n\x05tasks\x18\x07 \x03(\x0b\x32\x0e.ferry.v1.Task\x12(\n\x08\x63ounters\x18\x08 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstart_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0escheduled_time\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x0e \x01(\t\x12\x13\n\x0btraceparent\x18\x0f \x01(\t\x12\x12\n\ntracestate\x18\x10 \x01(\t\x12\x12\n\ngeneration\x18\x11 \x01(\x03\x12\x1a\n\x12\x63onnector_revision\x18\x12 \x01(\x03\x12\x10\n\x08revision\x18\x13 \x01(\x03\x12\x12\n\nrequest_id\x18\x14 \x01(\t\"Y\n\x0fStartJobRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\x1f\n\x04kind\x18\x02 \x01(\x0e\x32\x11.ferry.v1.JobKind\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x1b\n\rGetJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\"\x9f\x01\n\x0fListJobsRequest\x12\x11\n\tconnector\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\t\x12\"\n\x06states\x18\x03 \x03(\x0e\x32\x12.ferry.v1.JobState\x12\x1f\n\x04kind\x18\x04 \x01(\x0e\x32\x11.ferry.v1.JobKind\x12\x11\n\tpage_size\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\"H\n\x10ListJobsResponse\x12\x1b\n\x04jobs\x18\x01 \x03(\x0b\x32\r.ferry.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\".\n\x10\x43\x61ncelJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"J\n\x0fWatchJobRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x08interval\x18\x02 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa1\x01\n\x0cTaskProgress\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x11\n\tpartition\x18\x02 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x03 \x01(\t\x12\"\n\x05state\x18\x04 \x01(\x0e\x32\x13.ferry.v1.TaskState\x12(\n\x08\x63ounters\x18\x05 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12\r\n\x05\x65rror\x18\x06 \x01(\t\"\xca\x01\n\x0bJobProgress\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x05state\x18\x02 \x01(\x0e\x32\x12.ferry.v1.JobState\x12(\n\x08\x63ounters\x18\x03 \x01(\x0b\x32\x16.ferry.v1.SyncCounters\x12%\n\x05tasks\x18\x04 \x03(\x0b\x32\x16.ferry.v1.TaskProgress\x12(\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x65rror\x18\x06 \x01(\t*P\n\x07JobKind\x12\x18\n\x14JOB_KIND_UNSPECIFIED\x10\x00\x12\x11\n\rJOB_KIND_FULL\x10\x01\x12\x18\n\x14JOB_KIND_INCREMENTAL\x10\x02*_\n\nJobTrigger\x12\x1b\n\x17JOB_TRIGGER_UNSPECIFIED\x10\x00\x12\x19\n\x15JOB_TRIGGER_SCHEDULED\x10\x01\x12\x19\n\x15JOB_TRIGGER_ON_DEMAND\x10\x02*\xcc\x01\n\x08JobState\x12\x19\n\x15JOB_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATE_PENDING\x10\x01\x12\x15\n\x11JOB_STATE_RUNNING\x10\x02\x12\x17\n\x13JOB_STATE_COMPLETED\x10\x03\x12\x14\n\x10JOB_STATE_FAILED\x10\x04\x12\x17\n\x13JOB_STATE_CANCELING\x10\x05\x12\x16\n\x12JOB_STATE_CANCELED\x10\x06\x12\x17\n\x13JOB_STATE_SUSPENDED\x10\x07*\xd4\x01\n\tTaskState\x12\x1a\n\x16TASK_STATE_UNSPECIFIED\x10\x00\x12\x16\n\x12TASK_STATE_PENDING\x10\x01\x12\x17\n\x13TASK_STATE_ASSIGNED\x10\x02\x12\x16\n\x12TASK_STATE_RUNNING\x10\x03\x12\x18\n\x14TASK_STATE_COMPLETED\x10\x04\x12\x15\n\x11TASK_STATE_FAILED\x10\x05\x12\x17\n\x13TASK_STATE_CANCELED\x10\x06\x12\x18\n\x14TASK_STATE_SUSPENDED\x10\x07\x32\x99\x02\n\x04Jobs\x12\x31\n\x05Start\x12\x19.ferry.v1.StartJobRequest\x1a\r.ferry.v1.Job\x12-\n\x03Get\x12\x17.ferry.v1.GetJobRequest\x1a\r.ferry.v1.Job\x12=\n\x04List\x12\x19.ferry.v1.ListJobsRequest\x1a\x1a.ferry.v1.ListJobsResponse\x12\x33\n\x06\x43\x61ncel\x12\x1a.ferry.v1.CancelJobRequest\x1a\r.ferry.v1.Job\x12;\n\x05Watch\x12\x19.ferry.v1.WatchJobRequest\x1a\x15.ferry.v1.JobProgress0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.v1.jobs_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_JOBKIND']._serialized_start=2300
-  _globals['_JOBKIND']._serialized_end=2380
-  _globals['_JOBTRIGGER']._serialized_start=2382
-  _globals['_JOBTRIGGER']._serialized_end=2477
-  _globals['_JOBSTATE']._serialized_start=2480
-  _globals['_JOBSTATE']._serialized_end=2684
-  _globals['_TASKSTATE']._serialized_start=2687
-  _globals['_TASKSTATE']._serialized_end=2899
-  _globals['_SYNCCOUNTERS']._serialized_start=122
-  _globals['_SYNCCOUNTERS']._serialized_end=323
-  _globals['_DOCUMENTERROR']._serialized_start=325
-  _globals['_DOCUMENTERROR']._serialized_end=415
-  _globals['_TASK']._serialized_start=418
-  _globals['_TASK']._serialized_end=849
-  _globals['_JOB']._serialized_start=852
-  _globals['_JOB']._serialized_end=1449
-  _globals['_STARTJOBREQUEST']._serialized_start=1451
-  _globals['_STARTJOBREQUEST']._serialized_end=1540
-  _globals['_GETJOBREQUEST']._serialized_start=1542
-  _globals['_GETJOBREQUEST']._serialized_end=1569
-  _globals['_LISTJOBSREQUEST']._serialized_start=1572
-  _globals['_LISTJOBSREQUEST']._serialized_end=1731
-  _globals['_LISTJOBSRESPONSE']._serialized_start=1733
-  _globals['_LISTJOBSRESPONSE']._serialized_end=1805
-  _globals['_CANCELJOBREQUEST']._serialized_start=1807
-  _globals['_CANCELJOBREQUEST']._serialized_end=1853
-  _globals['_WATCHJOBREQUEST']._serialized_start=1855
-  _globals['_WATCHJOBREQUEST']._serialized_end=1929
-  _globals['_TASKPROGRESS']._serialized_start=1932
-  _globals['_TASKPROGRESS']._serialized_end=2093
-  _globals['_JOBPROGRESS']._serialized_start=2096
-  _globals['_JOBPROGRESS']._serialized_end=2298
-  _globals['_JOBS']._serialized_start=2902
-  _globals['_JOBS']._serialized_end=3183
+  _globals['_JOBKIND']._serialized_start=2447
+  _globals['_JOBKIND']._serialized_end=2527
+  _globals['_JOBTRIGGER']._serialized_start=2529
+  _globals['_JOBTRIGGER']._serialized_end=2624
+  _globals['_JOBSTATE']._serialized_start=2627
+  _globals['_JOBSTATE']._serialized_end=2831
+  _globals['_TASKSTATE']._serialized_start=2834
+  _globals['_TASKSTATE']._serialized_end=3046
+  _globals['_SYNCCOUNTERS']._serialized_start=152
+  _globals['_SYNCCOUNTERS']._serialized_end=353
+  _globals['_DOCUMENTERROR']._serialized_start=355
+  _globals['_DOCUMENTERROR']._serialized_end=445
+  _globals['_TASK']._serialized_start=448
+  _globals['_TASK']._serialized_end=976
+  _globals['_JOB']._serialized_start=979
+  _globals['_JOB']._serialized_end=1596
+  _globals['_STARTJOBREQUEST']._serialized_start=1598
+  _globals['_STARTJOBREQUEST']._serialized_end=1687
+  _globals['_GETJOBREQUEST']._serialized_start=1689
+  _globals['_GETJOBREQUEST']._serialized_end=1716
+  _globals['_LISTJOBSREQUEST']._serialized_start=1719
+  _globals['_LISTJOBSREQUEST']._serialized_end=1878
+  _globals['_LISTJOBSRESPONSE']._serialized_start=1880
+  _globals['_LISTJOBSRESPONSE']._serialized_end=1952
+  _globals['_CANCELJOBREQUEST']._serialized_start=1954
+  _globals['_CANCELJOBREQUEST']._serialized_end=2000
+  _globals['_WATCHJOBREQUEST']._serialized_start=2002
+  _globals['_WATCHJOBREQUEST']._serialized_end=2076
+  _globals['_TASKPROGRESS']._serialized_start=2079
+  _globals['_TASKPROGRESS']._serialized_end=2240
+  _globals['_JOBPROGRESS']._serialized_start=2243
+  _globals['_JOBPROGRESS']._serialized_end=2445
+  _globals['_JOBS']._serialized_start=3049
+  _globals['_JOBS']._serialized_end=3330
 # @@protoc_insertion_point(module_scope)

@@ -2,6 +2,7 @@ import datetime
 
 from ferry.v1 import common_pb2 as _common_pb2
 from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -99,7 +100,7 @@ class DocumentError(_message.Message):
     def __init__(self, doc_id: _Optional[str] = ..., message: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("id", "job_id", "partition", "agent_id", "state", "fencing_token", "counters", "error", "claims", "start_time", "end_time", "checkpoint_time", "recent_document_errors")
+    __slots__ = ("id", "job_id", "partition", "agent_id", "state", "fencing_token", "counters", "error", "claims", "start_time", "end_time", "checkpoint_time", "recent_document_errors", "cursor", "sweep", "params")
     ID_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +114,9 @@ class Task(_message.Message):
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_TIME_FIELD_NUMBER: _ClassVar[int]
     RECENT_DOCUMENT_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    SWEEP_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
     id: str
     job_id: str
     partition: str
@@ -126,10 +130,13 @@ class Task(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     checkpoint_time: _timestamp_pb2.Timestamp
     recent_document_errors: _containers.RepeatedCompositeFieldContainer[DocumentError]
-    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., partition: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., fencing_token: _Optional[_Union[_common_pb2.FencingToken, _Mapping]] = ..., counters: _Optional[_Union[SyncCounters, _Mapping]] = ..., error: _Optional[str] = ..., claims: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoint_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recent_document_errors: _Optional[_Iterable[_Union[DocumentError, _Mapping]]] = ...) -> None: ...
+    cursor: _struct_pb2.Struct
+    sweep: bool
+    params: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., job_id: _Optional[str] = ..., partition: _Optional[str] = ..., agent_id: _Optional[str] = ..., state: _Optional[_Union[TaskState, str]] = ..., fencing_token: _Optional[_Union[_common_pb2.FencingToken, _Mapping]] = ..., counters: _Optional[_Union[SyncCounters, _Mapping]] = ..., error: _Optional[str] = ..., claims: _Optional[int] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., checkpoint_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., recent_document_errors: _Optional[_Iterable[_Union[DocumentError, _Mapping]]] = ..., cursor: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., sweep: _Optional[bool] = ..., params: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("id", "connector", "index", "kind", "trigger", "state", "tasks", "counters", "create_time", "start_time", "end_time", "update_time", "scheduled_time", "error", "traceparent", "tracestate", "generation", "connector_revision", "revision")
+    __slots__ = ("id", "connector", "index", "kind", "trigger", "state", "tasks", "counters", "create_time", "start_time", "end_time", "update_time", "scheduled_time", "error", "traceparent", "tracestate", "generation", "connector_revision", "revision", "request_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONNECTOR_FIELD_NUMBER: _ClassVar[int]
     INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -149,6 +156,7 @@ class Job(_message.Message):
     GENERATION_FIELD_NUMBER: _ClassVar[int]
     CONNECTOR_REVISION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     connector: str
     index: str
@@ -168,7 +176,8 @@ class Job(_message.Message):
     generation: int
     connector_revision: int
     revision: int
-    def __init__(self, id: _Optional[str] = ..., connector: _Optional[str] = ..., index: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., trigger: _Optional[_Union[JobTrigger, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., counters: _Optional[_Union[SyncCounters, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., generation: _Optional[int] = ..., connector_revision: _Optional[int] = ..., revision: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, id: _Optional[str] = ..., connector: _Optional[str] = ..., index: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., trigger: _Optional[_Union[JobTrigger, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., counters: _Optional[_Union[SyncCounters, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., scheduled_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., error: _Optional[str] = ..., traceparent: _Optional[str] = ..., tracestate: _Optional[str] = ..., generation: _Optional[int] = ..., connector_revision: _Optional[int] = ..., revision: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class StartJobRequest(_message.Message):
     __slots__ = ("connector", "kind", "request_id")

@@ -1,17 +1,32 @@
-"""The agent process: registers with its capacity and labels, runs tasks."""
+"""The agent process: registers with its capacity and labels, runs the tasks assigned to it.
+
+The agent follows its assignment prefix (``assign/{agent}/``) in etcd: a new
+assignment starts a :class:`TaskRunner` (at most ``max_concurrent_tasks`` at
+once; the rest wait), a deleted one asks the runner to checkpoint and hand
+the task back. Losing the etcd session cancels every runner at once, before
+the lease can expire and another agent take the tasks over (self-fencing).
+"""
 
 from __future__ import annotations
+
+import asyncio
+import logging
 
 import grpc
 
 from ferry.config import AgentConfig
 from ferry.connectors import Registry, load_registry
-from ferry.errors import Unimplemented
+from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Session
 from ferry.member import encode_info, now_timestamp
 from ferry.process import MemberProcess, Registration
+from ferry.store import Store, open_store
+from ferry.tasks import cancel_and_wait
 from ferry.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from ferry.version import VERSION
+from services.agent.runner import RunnerContext, RunnerSettings, TaskRunner
+
+log = logging.getLogger(__name__)
 
 
 class AgentServicer(agent_pb2_grpc.AgentServicer):
@@ -28,11 +43,12 @@ class AgentServicer(agent_pb2_grpc.AgentServicer):
     async def Drain(
         self, request: agent_pb2.AgentDrainRequest, context: grpc.aio.ServicerContext
     ) -> agent_pb2.AgentStatus:
-        raise Unimplemented("agent drain (sync engine)")
+        await self._agent.drain()
+        return self._agent.status()
 
 
 class Agent(MemberProcess):
-    """Agent registers under its session lease with capacity, labels and connector types."""
+    """Agent registers under its session lease and runs its assigned tasks."""
 
     role = "agent"
 
@@ -40,6 +56,13 @@ class Agent(MemberProcess):
         self.agent_config = config
         self.registry = registry or load_registry()
         self.started = now_timestamp()
+        # Built (not opened) here so that a bad URL fails before anything starts.
+        self.store: Store | None = open_store(config.store_url) if config.store_url else None
+        self.runners: dict[str, tuple[TaskRunner, asyncio.Task[None]]] = {}
+        self.wanted: dict[str, str] = {}
+        """wanted maps each task assigned to this agent to its job."""
+        self.draining = False
+        self._follower: asyncio.Task[None] | None = None
         super().__init__(config)
 
     def info(self, session: Session | None) -> common_pb2.AgentInfo:
@@ -59,9 +82,22 @@ class Agent(MemberProcess):
         return encode_info(self.info(session))
 
     def status(self) -> agent_pb2.AgentStatus:
-        return agent_pb2.AgentStatus(
-            info=self.info(self.membership.session), session_alive=self.membership.alive
-        )
+        info = self.info(self.membership.session)
+        info.running_tasks = len(self.runners)
+        if self.draining:
+            info.state = (
+                common_pb2.AGENT_STATE_DRAINING if self.runners else common_pb2.AGENT_STATE_DRAINED
+            )
+        status = agent_pb2.AgentStatus(info=info, session_alive=self.membership.alive)
+        for runner, _ in self.runners.values():
+            run = status.tasks.add(
+                task_id=runner.task_id,
+                job_id=runner.job_id,
+                connector=runner.connector,
+                docs_indexed=runner.task.counters.docs_indexed,
+            )
+            run.fencing_token.CopyFrom(runner.task.fencing_token)
+        return status
 
     def servicers(self) -> list[Registration]:
         return [
@@ -71,6 +107,143 @@ class Agent(MemberProcess):
                 agent_pb2.DESCRIPTOR.services_by_name["Agent"].full_name,
             )
         ]
+
+    async def drain(self) -> None:
+        """drain asks the leader to move every task away and assign this agent none."""
+        self.draining = True
+        await self.client.put(self.keys.drain(self.id).encode(), b"drain")
+
+    # Lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.store is not None:
+            try:
+                await self.store.start()
+            except FerryError:
+                raise
+            except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
+                raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
+        await super().start()
+        if self.store is None:
+            log.warning("no --store-url: this agent registers but runs no tasks")
+            return
+        self._follower = asyncio.create_task(self._follow_assignments(), name="assignments")
+
+    async def stop(self) -> None:
+        """stop hands every task back (checkpointed) within the grace period, then exits."""
+        follower, self._follower = self._follower, None
+        await cancel_and_wait(follower)
+        self.wanted.clear()
+        for runner, _ in self.runners.values():
+            runner.revoke()
+        tasks = [task for _, task in self.runners.values()]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=self.config.grace_period)
+            for task in pending:
+                await cancel_and_wait(task)
+        await super().stop()
+        if self.store is not None:
+            await self.store.stop()
+
+    async def on_session_lost(self, session: Session) -> None:
+        """on_session_lost stops every task at once, writing nothing (self-fencing)."""
+        await super().on_session_lost(session)
+        running = list(self.runners.values())
+        for _, task in running:
+            task.cancel()
+        if running:
+            log.warning("session lost: stopped every task", extra={"tasks": len(running)})
+
+    # Following assignments ------------------------------------------------------------
+
+    async def _follow_assignments(self) -> None:
+        while True:
+            await self.membership.ready.wait()
+            session = self.membership.session
+            if session is None or not session.alive:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                await self._follow(session)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — etcd trouble: follow again
+                log.warning("assignment watch failed; again", extra={"error": repr(exc)})
+                await asyncio.sleep(0.5)
+
+    async def _follow(self, session: Session) -> None:
+        prefix = self.keys.assignments(self.id)
+        got = await self.client.get_prefix(prefix.encode())
+        self.wanted = {kv.key.decode()[len(prefix) :]: kv.value.decode() for kv in got}
+        self._reconcile(session)
+        watch = await self.client.watch_prefix(
+            prefix.encode(), start_revision=got.header.revision + 1
+        )
+
+        async def listen() -> None:
+            async for event in watch:
+                task_id = event.kv.key.decode()[len(prefix) :]
+                if event.kind == "PUT":
+                    self.wanted[task_id] = event.kv.value.decode()
+                else:
+                    self.wanted.pop(task_id, None)
+                self._reconcile(session)
+
+        listener = asyncio.create_task(listen(), name="assignment-watch")
+        lost = asyncio.create_task(session.done.wait(), name="assignment-session")
+        try:
+            await asyncio.wait([listener, lost], return_when=asyncio.FIRST_COMPLETED)
+            if listener.done():
+                listener.result()
+        finally:
+            listener.cancel()
+            lost.cancel()
+            await asyncio.gather(listener, lost, return_exceptions=True)
+            await watch.cancel()
+
+    def _reconcile(self, session: Session) -> None:
+        """_reconcile revokes runners no longer assigned and starts assigned ones up to capacity."""
+        for task_id, (runner, _) in self.runners.items():
+            if task_id not in self.wanted:
+                runner.revoke()
+        if not session.alive or self.store is None:
+            return
+        context = RunnerContext(
+            client=self.client,
+            keys=self.keys,
+            store=self.store,
+            registry=self.registry,
+            agent_id=self.id,
+            settings=RunnerSettings(
+                checkpoint_docs=self.agent_config.checkpoint_docs,
+                checkpoint_interval=self.agent_config.checkpoint_interval,
+                batch_docs=self.agent_config.batch_docs,
+            ),
+        )
+        for task_id, job_id in sorted(self.wanted.items()):
+            if len(self.runners) >= self.agent_config.max_concurrent_tasks:
+                break
+            if task_id in self.runners:
+                continue
+            runner = TaskRunner(context, job_id, task_id)
+            task = asyncio.create_task(self._run(runner, session), name=f"task {task_id}")
+            self.runners[task_id] = (runner, task)
+
+    async def _run(self, runner: TaskRunner, session: Session) -> None:
+        try:
+            await runner.run(session)
+            if runner.task_id in self.wanted:
+                await asyncio.sleep(1.0)  # still assigned but could not run: do not spin
+        except asyncio.CancelledError:
+            log.info("task stopped", extra={"task": runner.task_id})
+            raise
+        except Exception:
+            log.exception("task runner crashed", extra={"task": runner.task_id})
+            await asyncio.sleep(1.0)
+        finally:
+            self.runners.pop(runner.task_id, None)
+            if self._follower is not None and session.alive:
+                self._reconcile(session)
 
 
 async def serve(config: AgentConfig) -> None:

@@ -7,7 +7,6 @@ replicas (or two operators) can never silently overwrite each other.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -18,6 +17,7 @@ from ferry.connectors import Registry
 from ferry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ferry.etcd import Keys, prefix_end
 from ferry.names import dns1123_label_error
+from ferry.sync.records import decode_connector, encode_connector
 from ferry.v1 import connectors_pb2 as pb
 from services.coordinator.validation import check_spec, non_finite
 
@@ -36,18 +36,6 @@ def _now() -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(datetime.now(UTC))
     return ts
-
-
-def _encode(connector: pb.Connector) -> bytes:
-    record = json_format.MessageToDict(connector, preserving_proto_field_name=True)
-    record.pop("revision", None)
-    return json.dumps(record, sort_keys=True).encode()
-
-
-def _decode(value: bytes, mod_revision: int) -> pb.Connector:
-    connector = json_format.Parse(value, pb.Connector(), ignore_unknown_fields=True)
-    connector.revision = mod_revision
-    return connector
 
 
 def _check_name(name: str, field: str = "name") -> None:
@@ -76,7 +64,7 @@ class ConnectorStore:
         tx = self._client.transactions
         ok, responses = await self._client.transaction(
             compare=[tx.create(key) == 0],
-            success=[tx.put(key.encode(), _encode(connector))],
+            success=[tx.put(key.encode(), encode_connector(connector))],
             failure=[],
         )
         if not ok:
@@ -89,7 +77,7 @@ class ConnectorStore:
         got = await self._client.get(self._keys.connector(name).encode())
         if got is None:
             raise NotFound(RESOURCE, name)
-        return _decode(got.value, got.mod_revision)
+        return decode_connector(got.value, got.mod_revision)
 
     async def list(
         self, *, type: str = "", page_size: int = 0, page_token: str = ""
@@ -106,7 +94,7 @@ class ConnectorStore:
         connectors: list[pb.Connector] = []
         next_token = ""
         for kv in result:
-            connector = _decode(kv.value, kv.mod_revision)
+            connector = decode_connector(kv.value, kv.mod_revision)
             if type and connector.spec.type != type:
                 continue
             if len(connectors) == size:
@@ -143,7 +131,7 @@ class ConnectorStore:
         tx = self._client.transactions
         ok, responses = await self._client.transaction(
             compare=[tx.mod(key) == revision],
-            success=[tx.put(key.encode(), _encode(connector))],
+            success=[tx.put(key.encode(), encode_connector(connector))],
             failure=[tx.get(key.encode())],
         )
         if not ok:

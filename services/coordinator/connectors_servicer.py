@@ -5,10 +5,11 @@ from __future__ import annotations
 import grpc
 
 from ferry.connectors import Registry
-from ferry.errors import InvalidArgument, Unimplemented
+from ferry.errors import InvalidArgument
 from ferry.v1 import connectors_pb2 as pb
 from ferry.v1 import connectors_pb2_grpc
 from services.coordinator.connectors import ConnectorStore
+from services.coordinator.jobs import JobService
 from services.coordinator.types import list_types
 from services.coordinator.validation import validate_spec
 
@@ -32,9 +33,10 @@ def _revision(expected_revision: int) -> int:
 class ConnectorsServicer(connectors_pb2_grpc.ConnectorsServicer):
     """ConnectorsServicer serves the connector control plane on every replica."""
 
-    def __init__(self, store: ConnectorStore, registry: Registry) -> None:
+    def __init__(self, store: ConnectorStore, registry: Registry, jobs: JobService) -> None:
         self._store = store
         self._registry = registry
+        self._jobs = jobs
 
     async def Create(self, request: pb.CreateConnectorRequest, context: Ctx) -> pb.Connector:
         if request.initial_state not in pb.ConnectorState.values():
@@ -75,8 +77,8 @@ class ConnectorsServicer(connectors_pb2_grpc.ConnectorsServicer):
     async def Restart(
         self, request: pb.RestartConnectorRequest, context: Ctx
     ) -> pb.RestartConnectorResponse:
-        await self._store.get(request.name)
-        raise Unimplemented("task restart (sync engine)")
+        restarted = await self._jobs.restart(request.name, request.only_failed)
+        return pb.RestartConnectorResponse(restarted_task_ids=restarted)
 
     async def Validate(
         self, request: pb.ValidateConnectorRequest, context: Ctx

@@ -43,7 +43,10 @@ from services.coordinator.connectors import ConnectorStore
 from services.coordinator.connectors_servicer import ConnectorsServicer
 from services.coordinator.declarative import DeclarativeConnectors
 from services.coordinator.indices_servicer import IndicesServicer
+from services.coordinator.jobs import JobService
+from services.coordinator.jobs_servicer import JobsServicer
 from services.coordinator.leader import LeaderRole
+from services.coordinator.scheduler import scheduler_loop
 from services.coordinator.types import publish_types_loop
 
 log = logging.getLogger(__name__)
@@ -77,6 +80,7 @@ READ_METHODS = frozenset(
         "/ferry.v1.Replication/ListAutoFollowPatterns",
         "/ferry.v1.Replication/ListRemoteClusters",
         "/ferry.v1.Cluster/Status",
+        "/ferry.v1.Cluster/GetMaintenance",
     }
 )
 
@@ -91,6 +95,7 @@ class Coordinator:
         self.registry = registry or load_registry()
         self.client = etcd.connect(config.etcd_endpoints)
         self.store = ConnectorStore(self.client, self.keys, self.registry)
+        self.jobs = JobService(self.client, self.keys, self.store)
         # Built (not opened) here so that a bad URL fails before anything starts.
         self.index_store: Store | None = open_store(config.store_url) if config.store_url else None
         self.view = ClusterView(self.client, self.keys, etcd.parse_endpoints(config.etcd_endpoints))
@@ -118,7 +123,7 @@ class Coordinator:
             self.keys,
             self.membership,
             candidate=lambda: encode_info(self.info),
-            loops=[publish_types_loop(self.registry)],
+            loops=[publish_types_loop(self.registry), scheduler_loop(self.registry)],
         )
         self.health = HealthMonitor(self.server, self.membership.health_reason)
 
@@ -126,17 +131,17 @@ class Coordinator:
         s = self.server
         s.add(
             connectors_pb2_grpc.add_ConnectorsServicer_to_server,
-            ConnectorsServicer(self.store, self.registry),
+            ConnectorsServicer(self.store, self.registry, self.jobs),
             connectors_pb2.DESCRIPTOR.services_by_name["Connectors"].full_name,
         )
         s.add(
             cluster_pb2_grpc.add_ClusterServicer_to_server,
-            ClusterServicer(self.view, self.id, lambda: self.config.read_only),
+            ClusterServicer(self.view, self.jobs, self.id, lambda: self.config.read_only),
             cluster_pb2.DESCRIPTOR.services_by_name["Cluster"].full_name,
         )
         s.add(
             agents_pb2_grpc.add_AgentsServicer_to_server,
-            AgentsServicer(self.view),
+            AgentsServicer(self.view, self.jobs),
             agents_pb2.DESCRIPTOR.services_by_name["Agents"].full_name,
         )
         s.add(
@@ -144,8 +149,12 @@ class Coordinator:
             IndicesServicer(self.index_store),
             indices_pb2.DESCRIPTOR.services_by_name["Indices"].full_name,
         )
+        s.add(
+            jobs_pb2_grpc.add_JobsServicer_to_server,
+            JobsServicer(self.jobs),
+            jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
+        )
         later = [
-            (jobs_pb2, jobs_pb2_grpc, "Jobs", "sync jobs (sync engine)"),
             (replication_pb2, replication_pb2_grpc, "Replication", "replication"),
         ]
         for module, grpc_module, name, capability in later:

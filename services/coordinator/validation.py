@@ -81,8 +81,8 @@ def validate_spec(
 
 
 def _cron_error(expr: str) -> str | None:
-    if len(expr.split()) != 5 or not croniter.is_valid(expr):
-        return f"{expr!r} is not a 5-field cron expression"
+    if len(expr.split()) not in (5, 6) or not croniter.is_valid(expr):
+        return f"{expr!r} is not a cron expression (5 fields, or 6 with seconds last)"
     try:
         croniter(expr).get_next()
     except CroniterError:  # valid syntax, no such date: "0 0 30 2 *"

@@ -135,9 +135,21 @@ def test_stale_revision_is_aborted(coordinator: ServiceProcess) -> None:
 def test_later_capabilities_answer_unimplemented_naming_them(
     grpcurl: str, coordinator: ServiceProcess
 ) -> None:
-    result = run_grpcurl(grpcurl, coordinator.address, "ferry.v1.Jobs/List", data="{}")
+    result = run_grpcurl(
+        grpcurl, coordinator.address, "ferry.v1.Replication/ListFollowers", data="{}"
+    )
     assert result.returncode != 0
-    assert "Unimplemented" in result.stderr and "sync engine" in result.stderr
+    assert "Unimplemented" in result.stderr and "replication" in result.stderr
+
+
+def test_jobs_are_served_to_grpcurl(grpcurl: str, coordinator: ServiceProcess) -> None:
+    result = run_grpcurl(grpcurl, coordinator.address, "ferry.v1.Jobs/List", data="{}")
+    assert result.returncode == 0, result.stderr
+    missing = run_grpcurl(
+        grpcurl, coordinator.address, "ferry.v1.Jobs/Start", data='{"connector": "nope"}'
+    )
+    assert missing.returncode != 0
+    assert "NotFound" in missing.stderr and "nope" in missing.stderr
 
 
 def test_read_only_refuses_mutations_but_serves_reads(

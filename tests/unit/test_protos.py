@@ -79,7 +79,7 @@ EXPECTED_SERVICES: dict[str, dict[str, str]] = {
             "ListRemoteClusters",
         )
     },
-    "Cluster": {"Status": UNARY},
+    "Cluster": {"Status": UNARY, "SetMaintenance": UNARY, "GetMaintenance": UNARY},
     "Agent": {"Status": UNARY, "Drain": UNARY},
     "LeaderReplication": {
         "ReadOperations": BIDI,

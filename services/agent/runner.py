@@ -1,0 +1,530 @@
+"""TaskRunner: one task, from claim to release, with fencing at every write.
+
+The life of a task on an agent:
+
+1. **Claim** ``claims/tasks/{task}`` under the agent's session lease; its
+   create revision is the fencing token.
+2. **Fence the store**: register the token for the task's scope
+   (connector/partition), so that from now on the store refuses the writes
+   of any earlier owner — a paused or partitioned zombie.
+3. **Stream** from the last checkpoint, writing batches with the fence and the
+   job's generation stamp, and **commit** the cursor with the counters at the
+   source's checkpoints every N documents or T seconds, in an etcd
+   transaction that holds only while the claim does.
+4. **Finish** (COMPLETED or FAILED), or, when the leader revokes the
+   assignment (rebalance, drain, pause, cancel), commit the last checkpoint
+   and **release** the claim so that another agent can take over.
+
+Losing the claim anywhere (etcd or the store answering "fenced") stops the
+task at once without another write; so does losing the agent's session,
+which the agent handles by cancelling every runner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import aetcd
+from google.protobuf import json_format
+
+from ferry.connectors import Checkpoint, Delete, Document, Registry, Source, TaskPlan
+from ferry.errors import AlreadyExists, Fenced, InvalidArgument, NotFound
+from ferry.etcd import Claim, ClaimTaken, Keys, Session, acquire
+from ferry.store import Store
+from ferry.store.model import (
+    DeleteOp,
+    Fence,
+    IndexOp,
+    IndexSpec,
+    ItemResult,
+    Stamp,
+    WriteOp,
+)
+from ferry.sync import records
+from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK
+from ferry.v1 import connectors_pb2
+from ferry.v1 import jobs_pb2 as pb
+
+log = logging.getLogger(__name__)
+
+RECENT_ERRORS = 10
+"""RECENT_ERRORS bounds Task.recent_document_errors."""
+BREAKER_MIN_DOCS = 20
+"""The error-rate breaker trips only once this many documents were seen."""
+DEFAULT_RETRIES = 3
+DEFAULT_INITIAL_BACKOFF = 0.5
+DEFAULT_MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    checkpoint_docs: int = 10_000
+    checkpoint_interval: float = 2.0
+    batch_docs: int = 1000
+
+
+@dataclass(frozen=True)
+class RunnerContext:
+    """RunnerContext is what every runner of one agent shares."""
+
+    client: aetcd.Client
+    keys: Keys
+    store: Store
+    registry: Registry
+    agent_id: str
+    settings: RunnerSettings
+
+
+class TaskFailed(Exception):
+    """TaskFailed ends a task as FAILED with its message (beyond the error policy)."""
+
+
+class Revoked(Exception):
+    """Revoked says the leader took the task away: checkpoint and release."""
+
+
+@dataclass
+class Policy:
+    retries: int
+    initial_backoff: float
+    max_backoff: float
+    max_error_rate: float
+    fail_on_document_error: bool
+
+    @classmethod
+    def of(cls, policy: connectors_pb2.ErrorPolicy) -> Policy:
+        def seconds(field: str, default: float) -> float:
+            if not policy.HasField(field):
+                return default
+            return float(getattr(policy, field).ToTimedelta().total_seconds()) or default
+
+        return cls(
+            retries=policy.max_retries or DEFAULT_RETRIES,
+            initial_backoff=seconds("initial_backoff", DEFAULT_INITIAL_BACKOFF),
+            max_backoff=seconds("max_backoff", DEFAULT_MAX_BACKOFF),
+            max_error_rate=policy.max_error_rate,
+            fail_on_document_error=policy.fail_on_document_error,
+        )
+
+    def backoff(self, attempt: int) -> float:
+        """backoff is capped exponential with full jitter."""
+        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class TaskRunner:
+    """TaskRunner runs one assigned task; :meth:`revoke` asks it to hand the task back."""
+
+    def __init__(self, ctx: RunnerContext, job_id: str, task_id: str) -> None:
+        self.ctx = ctx
+        self.job_id = job_id
+        self.task_id = task_id
+        self.revoked = asyncio.Event()
+        self.claim: Claim | None = None
+        self.task = pb.Task()
+        self.connector = ""
+        self.fenced_writes = 0
+
+    def revoke(self) -> None:
+        self.revoked.set()
+
+    # The whole life ---------------------------------------------------------------
+
+    async def run(self, session: Session) -> None:
+        ctx = self.ctx
+        try:
+            claim = await self._claim(session)
+        except Revoked:
+            return
+        self.claim = claim
+        try:
+            await self._run_claimed(claim)
+        except Fenced as exc:
+            # A newer owner exists: we are the zombie. Write nothing more.
+            self.fenced_writes += 1
+            log.warning("task fenced; stopping", extra={"task": self.task_id, "error": str(exc)})
+            return
+        except asyncio.CancelledError:
+            raise
+        finally:
+            if self.claim is not None and session.alive:
+                try:
+                    await self.claim.release(ctx.client)
+                except Exception as exc:  # noqa: BLE001 — the lease expiry releases it anyway
+                    log.warning(
+                        "claim release failed", extra={"task": self.task_id, "error": repr(exc)}
+                    )
+
+    async def _claim(self, session: Session) -> Claim:
+        key = self.ctx.keys.claim(records.CLAIM_KIND, self.task_id)
+        while True:
+            if self.revoked.is_set():
+                raise Revoked
+            try:
+                return await acquire(self.ctx.client, session, key, self.ctx.agent_id.encode())
+            except ClaimTaken:
+                # The previous owner is still releasing, or its lease has not expired.
+                try:
+                    await asyncio.wait_for(self.revoked.wait(), 0.1)
+                except TimeoutError:
+                    pass
+
+    async def _run_claimed(self, claim: Claim) -> None:
+        ctx = self.ctx
+        client, keys = ctx.client, ctx.keys
+        job_got = await client.get(keys.job(self.job_id).encode())
+        task_key = keys.task(self.job_id, self.task_id)
+        task_got = await client.get(task_key.encode())
+        if job_got is None or task_got is None:
+            return
+        job = records.decode_job(job_got.value)
+        task = records.decode_task(task_got.value)
+        if job.state in TERMINAL_JOB or task.state in TERMINAL_TASK:
+            await self._drop_assignment()
+            return
+        got = await client.get(keys.connector(job.connector).encode())
+        if got is None:
+            return
+        connector = records.decode_connector(got.value, got.mod_revision)
+        self.connector = job.connector
+        scope = records.fence_scope(job.connector, task.partition)
+        fence = Fence(scope, claim.token)
+        await _ensure_index(ctx.store, job.index)
+        await ctx.store.fence(fence)
+        task.state = pb.TASK_STATE_RUNNING
+        task.agent_id = ctx.agent_id
+        task.fencing_token.scope = scope
+        task.fencing_token.token = claim.token
+        task.claims += 1
+        task.error = ""
+        if not task.HasField("start_time"):
+            task.start_time.GetCurrentTime()
+        self.task = task
+        await self._put_task()
+        log.info(
+            "task claimed",
+            extra={
+                "task": task.id,
+                "token": claim.token,
+                "claims": task.claims,
+                "partition": task.partition,
+            },
+        )
+        work = _Work(self, job, connector, fence)
+        try:
+            if task.sweep:
+                await work.sweep()
+            else:
+                await work.stream()
+        except Revoked:
+            await self._hand_back(work)
+            return
+        except TaskFailed as exc:
+            await self._end(pb.TASK_STATE_FAILED, str(exc), work)
+            return
+        await self._end(pb.TASK_STATE_COMPLETED, "", work)
+
+    # Records ------------------------------------------------------------------------
+
+    async def _put_task(self, extra: list[Any] | None = None) -> None:
+        assert self.claim is not None
+        tx = self.ctx.client.transactions
+        key = self.ctx.keys.task(self.job_id, self.task_id)
+        await self.claim.guarded(
+            self.ctx.client, [tx.put(key.encode(), records.encode(self.task)), *(extra or [])]
+        )
+
+    async def _drop_assignment(self) -> None:
+        await self.ctx.client.delete(
+            self.ctx.keys.assignment(self.ctx.agent_id, self.task_id).encode()
+        )
+
+    async def _end(self, state: pb.TaskState, error: str, work: _Work) -> None:
+        tx = self.ctx.client.transactions
+        self.task.state = state
+        self.task.error = error
+        self.task.end_time.GetCurrentTime()
+        extra = [tx.delete(self.ctx.keys.assignment(self.ctx.agent_id, self.task_id).encode())]
+        if state == pb.TASK_STATE_COMPLETED:
+            extra += work.offset_ops(final=True)
+        await self._put_task(extra)
+        log.info(
+            "task ended",
+            extra={
+                "task": self.task_id,
+                "state": pb.TaskState.Name(state),
+                "error": error,
+                "docs_seen": self.task.counters.docs_seen,
+            },
+        )
+
+    async def _hand_back(self, work: _Work) -> None:
+        """_hand_back records where the task stands for its next owner, then returns.
+
+        The batch after the last checkpoint is dropped, not written: the next
+        owner reads it again from the checkpoint.
+        """
+        work.settle()
+        got = await self.ctx.client.get(self.ctx.keys.job(self.job_id).encode())
+        job_state = records.decode_job(got.value).state if got else pb.JOB_STATE_CANCELED
+        if job_state in TERMINAL_JOB or job_state == pb.JOB_STATE_CANCELING:
+            self.task.state = pb.TASK_STATE_CANCELED
+            self.task.end_time.GetCurrentTime()
+        elif job_state == pb.JOB_STATE_SUSPENDED:
+            self.task.state = pb.TASK_STATE_SUSPENDED
+        else:
+            self.task.state = pb.TASK_STATE_PENDING
+        self.task.agent_id = ""
+        self.task.counters.docs_per_second = 0
+        self.task.counters.bytes_per_second = 0
+        await self._put_task()
+        log.info(
+            "task handed back",
+            extra={"task": self.task_id, "state": pb.TaskState.Name(self.task.state)},
+        )
+
+
+class _Work:
+    """_Work is the streaming part of a claimed task: batches, checkpoints, errors."""
+
+    def __init__(
+        self,
+        runner: TaskRunner,
+        job: pb.Job,
+        connector: connectors_pb2.Connector,
+        fence: Fence,
+    ) -> None:
+        self.runner = runner
+        self.ctx = runner.ctx
+        self.job = job
+        self.connector = connector
+        self.fence = fence
+        self.stamp = Stamp(records.stamp_scope(job.connector), job.generation)
+        self.policy = Policy.of(connector.spec.error_policy)
+        task = runner.task
+        self.full = job.kind != pb.JOB_KIND_INCREMENTAL
+        self.cursor: dict[str, Any] | None = (
+            records.from_struct(task.cursor) if task.HasField("cursor") else None
+        )
+        self.counters = pb.SyncCounters()
+        self.counters.CopyFrom(task.counters)
+        self.at_checkpoint = pb.SyncCounters()
+        self.at_checkpoint.CopyFrom(task.counters)
+        """at_checkpoint is the counters as of self.cursor: what a commit stores."""
+        self.batch: list[WriteOp] = []
+        self.since_commit = 0
+        self.last_commit = time.monotonic()
+        self.rate_mark = (time.monotonic(), self.counters.docs_seen, self.counters.bytes_indexed)
+
+    @property
+    def task(self) -> pb.Task:
+        return self.runner.task
+
+    async def sweep(self) -> None:
+        deleted = await self.ctx.store.sweep(self.job.index, self.stamp, fence=self.fence)
+        self.task.counters.docs_deleted += deleted
+
+    def offset_ops(self, *, final: bool) -> list[Any]:
+        """offset_ops writes the connector's offset for this partition: the cursor the
+        next INCREMENTAL job starts from. FULL jobs set it only when a task completes."""
+        if self.task.sweep or self.cursor is None or (self.full and not final):
+            return []
+        offset = connectors_pb2.TaskOffset(partition=self.task.partition)
+        offset.cursor.CopyFrom(records.to_struct(self.cursor))
+        offset.update_time.GetCurrentTime()
+        key = self.ctx.keys.checkpoint(self.job.connector, self.task.partition)
+        value = json_format.MessageToJson(offset, preserving_proto_field_name=True, indent=None)
+        return [self.ctx.client.transactions.put(key.encode(), value.encode())]
+
+    async def _start_cursor(self) -> dict[str, Any] | None:
+        if self.cursor is not None or self.full:
+            return self.cursor
+        key = self.ctx.keys.checkpoint(self.job.connector, self.task.partition)
+        got = await self.ctx.client.get(key.encode())
+        if got is None:
+            return None
+        offset = json_format.Parse(
+            got.value, connectors_pb2.TaskOffset(), ignore_unknown_fields=True
+        )
+        return records.from_struct(offset.cursor)
+
+    def _source(self) -> Source:
+        spec = self.connector.spec
+        source_cls = self.ctx.registry.types.get(spec.type)
+        if source_cls is None:
+            raise TaskFailed(f"connector type {spec.type!r} is not installed on this agent")
+        config, problems = source_cls.schema.validate(records.from_struct(spec.config))
+        if problems:
+            raise TaskFailed("invalid config: " + "; ".join(str(p) for p in problems))
+        return source_cls(config)
+
+    async def stream(self) -> None:
+        """stream reads the task's share from its checkpoint, retrying per the error policy."""
+        source = self._source()
+        plan = TaskPlan(
+            partition=self.task.partition,
+            params=records.from_struct(self.task.params),
+            estimate=self.task.counters.docs_total_estimate,
+        )
+        self.cursor = await self._start_cursor()
+        attempt = 0
+        progress = self.task.counters.docs_seen
+        while True:
+            try:
+                await self._stream_once(source, plan)
+                return
+            except (Revoked, TaskFailed, Fenced, asyncio.CancelledError):
+                raise
+            except Exception as exc:  # the error policy decides
+                if self.task.counters.docs_seen > progress:
+                    attempt = 0  # a checkpoint was committed since the last failure
+                    progress = self.task.counters.docs_seen
+                attempt += 1
+                if attempt > self.policy.retries:
+                    raise TaskFailed(f"{type(exc).__name__}: {exc}") from exc
+                delay = self.policy.backoff(attempt)
+                log.warning(
+                    "task error; retrying from its checkpoint",
+                    extra={
+                        "task": self.task.id,
+                        "attempt": attempt,
+                        "in": round(delay, 2),
+                        "error": repr(exc),
+                    },
+                )
+                try:
+                    await asyncio.wait_for(self.runner.revoked.wait(), delay)
+                    raise Revoked from exc
+                except TimeoutError:
+                    pass
+                # Start over from the last committed checkpoint, counters included.
+                self.counters.CopyFrom(self.task.counters)
+                self.at_checkpoint.CopyFrom(self.task.counters)
+                self.batch.clear()
+                if self.task.HasField("cursor"):
+                    self.cursor = records.from_struct(self.task.cursor)
+                else:
+                    self.cursor = await self._start_cursor()
+
+    async def _stream_once(self, source: Source, plan: TaskPlan) -> None:
+        settings = self.ctx.settings
+        revoked = self.runner.revoked
+        async for item in source.stream(plan, full=self.full, cursor=self.cursor):
+            if revoked.is_set():
+                raise Revoked
+            if isinstance(item, Document):
+                self.counters.docs_seen += 1
+                self.batch.append(IndexOp(item.id, item.source))
+            elif isinstance(item, Delete):
+                self.counters.docs_seen += 1
+                self.batch.append(DeleteOp(item.id))
+            elif isinstance(item, Checkpoint):
+                await self._flush()
+                self.cursor = dict(item.cursor)
+                self.at_checkpoint.CopyFrom(self.counters)
+                due = (
+                    self.counters.docs_seen - self.task.counters.docs_seen
+                    >= settings.checkpoint_docs
+                    or time.monotonic() - self.last_commit >= settings.checkpoint_interval
+                )
+                if due:
+                    await self._commit()
+                continue
+            if len(self.batch) >= settings.batch_docs:
+                await self._flush()
+        if revoked.is_set():
+            raise Revoked
+        await self._flush()
+        self.at_checkpoint.CopyFrom(self.counters)
+        self.settle()
+
+    def settle(self) -> None:
+        """settle puts the latest checkpoint (cursor and its counters) into the task record."""
+        self.task.counters.CopyFrom(self.at_checkpoint)
+        if self.cursor is not None:
+            self.task.cursor.CopyFrom(records.to_struct(self.cursor))
+
+    async def _flush(self) -> None:
+        """_flush writes the batch; a bad document is recorded and skipped per the policy."""
+        while self.batch:
+            try:
+                result = await self.ctx.store.bulk(
+                    self.job.index, self.batch, fence=self.fence, stamp=self.stamp
+                )
+            except InvalidArgument as exc:
+                bad = _bad_op(exc, len(self.batch))
+                if bad is None:
+                    raise
+                op = self.batch.pop(bad)
+                self._document_error(op.id, str(exc))
+                continue
+            for item in result.items:
+                if item.result in (ItemResult.CREATED, ItemResult.UPDATED):
+                    self.counters.docs_indexed += 1
+                elif item.result == ItemResult.DELETED:
+                    self.counters.docs_deleted += 1
+            self.counters.bytes_indexed += result.source_bytes
+            self.batch.clear()
+
+    def _document_error(self, doc_id: str, message: str) -> None:
+        self.counters.docs_failed += 1
+        errors = self.task.recent_document_errors
+        error = errors.add(doc_id=doc_id, message=message[:1000])
+        error.time.GetCurrentTime()
+        if len(errors) > RECENT_ERRORS:
+            del errors[0]
+        if self.policy.fail_on_document_error:
+            raise TaskFailed(f"document {doc_id!r}: {message}")
+        seen = self.counters.docs_seen
+        rate = self.counters.docs_failed / seen if seen else 1.0
+        if (
+            self.policy.max_error_rate
+            and seen >= BREAKER_MIN_DOCS
+            and rate > self.policy.max_error_rate
+        ):
+            raise TaskFailed(
+                f"error rate {rate:.1%} exceeds max_error_rate {self.policy.max_error_rate:.1%} "
+                f"({self.counters.docs_failed} of {seen} documents failed)"
+            )
+
+    async def _commit(self) -> None:
+        """_commit stores the cursor with the counters as of it, guarded by the claim."""
+        now = time.monotonic()
+        since, docs0, bytes0 = self.rate_mark
+        if now > since:
+            self.counters.docs_per_second = (self.counters.docs_seen - docs0) / (now - since)
+            self.counters.bytes_per_second = (self.counters.bytes_indexed - bytes0) / (now - since)
+        self.rate_mark = (now, self.counters.docs_seen, self.counters.bytes_indexed)
+        self.at_checkpoint.docs_per_second = self.counters.docs_per_second
+        self.at_checkpoint.bytes_per_second = self.counters.bytes_per_second
+        self.settle()
+        self.task.checkpoint_time.GetCurrentTime()
+        await self.runner._put_task(self.offset_ops(final=False))
+        self.last_commit = now
+
+
+async def _ensure_index(store: Store, name: str) -> None:
+    """_ensure_index creates a connector's target index on first use, with one shard."""
+    try:
+        await store.get_index(name)
+    except NotFound:
+        try:
+            await store.create_index(IndexSpec(name))
+        except AlreadyExists:
+            pass  # another task of the job created it first
+
+
+def _bad_op(exc: InvalidArgument, size: int) -> int | None:
+    """_bad_op is the index of the op a store error names ("ops[3].source"), if any."""
+    for violation in exc.violations:
+        head = violation.field.split(".", 1)[0]
+        if head.startswith("ops[") and head.endswith("]"):
+            index = head[4:-1]
+            if index.isdigit() and int(index) < size:
+                return int(index)
+    return None

@@ -1,0 +1,219 @@
+"""SyncCluster: a real coordinator and real agents over one etcd and one SQLite store."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from google.protobuf import struct_pb2
+
+from ferry.connectors.generator import GeneratorSource
+from ferry.etcd import Keys
+from ferry.store import open_store
+from ferry.v1 import (
+    agents_pb2,
+    agents_pb2_grpc,
+    cluster_pb2,
+    cluster_pb2_grpc,
+    connectors_pb2,
+    connectors_pb2_grpc,
+    jobs_pb2,
+    jobs_pb2_grpc,
+)
+from tests.helpers import ServiceProcess, wait_until
+
+FINISHED = (jobs_pb2.JOB_STATE_COMPLETED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELED)
+
+
+class SyncCluster:
+    """SyncCluster starts processes under one key root and drives them over gRPC."""
+
+    def __init__(
+        self,
+        start: Callable[..., ServiceProcess],
+        etcd_endpoint: str,
+        keys: Keys,
+        tmp_path: Path,
+        *,
+        lease_ttl: float = 3.0,
+    ) -> None:
+        self._start = start
+        self.etcd_endpoint = etcd_endpoint
+        self.keys = keys
+        self.store_url = f"sqlite:///{tmp_path / 'store.db'}"
+        self.lease_ttl = lease_ttl
+        self.coordinators: list[ServiceProcess] = []
+        self.agents: list[ServiceProcess] = []
+        self._channel: grpc.Channel | None = None
+
+    def _common(self) -> list[str]:
+        return ["--etcd-prefix", self.keys.root, "--store-url", self.store_url]
+
+    def coordinator(self) -> ServiceProcess:
+        proc = self._start(
+            "coordinator", self.etcd_endpoint, args=self._common(), lease_ttl=self.lease_ttl
+        )
+        self.coordinators.append(proc.wait_serving())
+        return proc
+
+    def agent(
+        self,
+        *,
+        capacity: int = 4,
+        labels: str = "",
+        checkpoint_docs: int = 1000,
+        checkpoint_interval: float = 1.0,
+        member_id: str = "",
+        wait: bool = True,
+    ) -> ServiceProcess:
+        args = [
+            *self._common(),
+            "--max-concurrent-tasks", str(capacity),
+            "--checkpoint-docs", str(checkpoint_docs),
+            "--checkpoint-interval", str(checkpoint_interval),
+        ]  # fmt: skip
+        if labels:
+            args += ["--labels", labels]
+        proc = self._start(
+            "agent", self.etcd_endpoint, args=args, lease_ttl=self.lease_ttl, member_id=member_id
+        )
+        self.agents.append(proc)
+        if wait:
+            proc.wait_serving()
+            wait_until(
+                lambda: proc.member_id in {a.id for a in self.list_agents()},
+                what=f"{proc.member_id} registered",
+            )
+        return proc
+
+    # gRPC -------------------------------------------------------------------------
+
+    @property
+    def channel(self) -> grpc.Channel:
+        if self._channel is None:
+            self._channel = grpc.insecure_channel(self.coordinators[0].address)
+        return self._channel
+
+    def use(self, coordinator: ServiceProcess) -> None:
+        if self._channel is not None:
+            self._channel.close()
+        self._channel = grpc.insecure_channel(coordinator.address)
+
+    @property
+    def connectors(self) -> connectors_pb2_grpc.ConnectorsStub:
+        return connectors_pb2_grpc.ConnectorsStub(self.channel)
+
+    @property
+    def jobs(self) -> jobs_pb2_grpc.JobsStub:
+        return jobs_pb2_grpc.JobsStub(self.channel)
+
+    @property
+    def cluster(self) -> cluster_pb2_grpc.ClusterStub:
+        return cluster_pb2_grpc.ClusterStub(self.channel)
+
+    @property
+    def agents_api(self) -> agents_pb2_grpc.AgentsStub:
+        return agents_pb2_grpc.AgentsStub(self.channel)
+
+    def list_agents(self) -> list[Any]:
+        return list(self.agents_api.List(agents_pb2.ListAgentsRequest(), timeout=5).agents)
+
+    def generator(
+        self,
+        name: str,
+        *,
+        index: str = "",
+        tasks_max: int = 1,
+        selector: dict[str, str] | None = None,
+        schedule: connectors_pb2.Schedule | None = None,
+        error_policy: connectors_pb2.ErrorPolicy | None = None,
+        **config: Any,
+    ) -> connectors_pb2.Connector:
+        struct = struct_pb2.Struct()
+        struct.update(config)
+        spec = connectors_pb2.ConnectorSpec(
+            name=name,
+            type="generator",
+            index=index or name,
+            config=struct,
+            tasks_max=tasks_max,
+            agent_selector=selector or {},
+        )
+        if schedule is not None:
+            spec.schedule.CopyFrom(schedule)
+        if error_policy is not None:
+            spec.error_policy.CopyFrom(error_policy)
+        return self.connectors.Create(connectors_pb2.CreateConnectorRequest(spec=spec), timeout=5)
+
+    def update_config(self, name: str, **config: Any) -> connectors_pb2.Connector:
+        current = self.connectors.Get(connectors_pb2.GetConnectorRequest(name=name), timeout=5)
+        current.spec.config.update(config)
+        return self.connectors.Update(
+            connectors_pb2.UpdateConnectorRequest(spec=current.spec), timeout=5
+        )
+
+    def sync(self, name: str, kind: int = jobs_pb2.JOB_KIND_FULL) -> jobs_pb2.Job:
+        return self.jobs.Start(jobs_pb2.StartJobRequest(connector=name, kind=kind), timeout=5)
+
+    def job(self, job_id: str) -> jobs_pb2.Job:
+        return self.jobs.Get(jobs_pb2.GetJobRequest(id=job_id), timeout=5)
+
+    def wait_job(
+        self, job_id: str, states: Iterable[int] = FINISHED, *, timeout: float = 60.0
+    ) -> jobs_pb2.Job:
+        wanted = set(states)
+        job = wait_until(
+            lambda: (j := self.job(job_id)).state in wanted and j,
+            timeout=timeout,
+            interval=0.1,
+            what=f"job {job_id} in {sorted(jobs_pb2.JobState.Name(s) for s in wanted)}",
+        )
+        return job
+
+    def maintenance(self, enabled: bool) -> cluster_pb2.MaintenanceStatus:
+        return self.cluster.SetMaintenance(
+            cluster_pb2.SetMaintenanceRequest(enabled=enabled), timeout=5
+        )
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+
+
+def index_equals_generator(store_url: str, index: str, **config: Any) -> None:
+    """index_equals_generator asserts the index holds exactly the generator's documents."""
+    asyncio.run(_compare(store_url, index, config))
+
+
+async def _compare(store_url: str, index: str, config: dict[str, Any]) -> None:
+    normalised, problems = GeneratorSource.schema.validate(config)
+    assert problems == []
+    source = GeneratorSource(normalised)
+    expected_ids = [i for i in range(int(normalised["docs"])) if source.exists(i)]
+    async with open_store(store_url) as store:
+        count = await store.count(index)
+        assert count == len(expected_ids), f"index has {count} documents, source {len(expected_ids)}"
+        for start in range(0, len(expected_ids), 2000):
+            chunk = expected_ids[start : start + 2000]
+            got = await store.multi_get(index, [f"doc-{i}" for i in chunk])
+            for i, doc in zip(chunk, got, strict=True):
+                assert doc is not None, f"doc-{i} missing"
+                assert doc.source == source.document(i).source, f"doc-{i} differs"
+
+
+def operations(store_url: str, index: str) -> int:
+    """operations is how many writes the index's history holds (re-writes included)."""
+
+    async def count() -> int:
+        async with open_store(store_url) as store:
+            return sum(s.max_seq_no + 1 for s in await store.shard_stats(index))
+
+    return asyncio.run(count())
+
+
+def deadline(seconds: float) -> float:
+    return time.monotonic() + seconds

@@ -1,4 +1,4 @@
-"""``ferry agents ...``: the agents registered with the cluster."""
+"""``ferry agents ...``: the agents registered with the cluster, and draining them."""
 
 from __future__ import annotations
 
@@ -12,13 +12,24 @@ from ferry.v1 import agents_pb2, common_pb2
 
 def add_commands(subparsers: Any) -> None:
     """add_commands adds ``agents`` and its subcommands to the ``ferry`` parser."""
-    group = subparsers.add_parser("agents", help="inspect agents", description="Inspect agents.")
+    text = "inspect, drain and undrain agents"
+    group = subparsers.add_parser("agents", help=text, description=text)
     verbs = group.add_subparsers(dest="agents_command", metavar="COMMAND", required=True)
     text = "list registered agents with their capacity and running tasks"
     p = verbs.add_parser("list", help=text, description=text)
     add_client_options(p)
     output.add_output_option(p, "an array of AgentInfo")
     p.set_defaults(func=client_command(_list))
+
+    for verb, text in (
+        ("drain", "move an agent's tasks elsewhere and assign it no more (draining, then drained)"),
+        ("undrain", "let a drained or draining agent take tasks again"),
+    ):
+        p = verbs.add_parser(verb, help=text, description=text)
+        p.add_argument("id", help="agent id")
+        add_client_options(p)
+        output.add_output_option(p, "one AgentInfo object")
+        p.set_defaults(func=client_command(_drain), drain=verb == "drain")
 
 
 async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
@@ -41,4 +52,18 @@ async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
     ]
     headers = ["ID", "ADDRESS", "STATE", "CAPACITY", "RUNNING", "LABELS", "TYPES"]
     print(output.table(headers, rows))
+    return EXIT_OK
+
+
+async def _drain(coordinator: Coordinator, args: argparse.Namespace) -> int:
+    stub = coordinator.agents
+    if args.drain:
+        agent = await coordinator.call(stub.Drain, agents_pb2.DrainAgentRequest(id=args.id))
+    else:
+        agent = await coordinator.call(stub.Undrain, agents_pb2.UndrainAgentRequest(id=args.id))
+    if output.wants_json(args):
+        output.print_json(output.to_json(agent))
+    else:
+        state = output.enum_label(common_pb2.AgentState, agent.state)
+        print(f"{agent.id} {state} (running tasks {agent.running_tasks})")
     return EXIT_OK

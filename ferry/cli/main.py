@@ -1,6 +1,7 @@
 """``ferry``: the command line of Ferry.
 
-Client commands (``connectors``, ``index``, ``agents``, ``cluster``) call a coordinator;
+Client commands (``connectors``, ``index``, ``sync``, ``jobs``, ``agents``, ``cluster``,
+``maintenance``) call a coordinator;
 service commands (``up``, ``coordinator``, ``agent``, ``replicator``) come
 from :mod:`ferry.cli.serve`.
 """
@@ -12,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from ferry.cli import agents, cluster, connectors, indices, serve
+from ferry.cli import agents, cluster, connectors, indices, jobs, serve
 from ferry.cli.client import DEFAULT_COORDINATOR, EXIT_USAGE, CommandError
 
 _EPILOG = f"""\
@@ -29,9 +30,14 @@ left out):
                              (ConnectorType), agents list (AgentInfo),
                              connectors create/update -f (Connector, one per
                              connector that succeeded, in file order),
-                             index list (Index), index bulk (BulkItemResult)
+                             index list (Index), index bulk (BulkItemResult),
+                             jobs list (Job)
   one message object         connectors get/pause/resume/stop (Connector),
                              connectors restart (RestartConnectorResponse),
+                             sync, jobs get/cancel (Job; sync --watch: the
+                             final Job, progress on stderr), agents
+                             drain/undrain (AgentInfo), maintenance
+                             on/off/status (MaintenanceStatus),
                              cluster status (ClusterStatus), index create/get
                              (Index), index stats (IndexStats), index doc
                              (Document), index search (SearchResponse),
@@ -40,8 +46,9 @@ left out):
                              [{{"name": ..., "valid": true|false, "errors":
                              [{{"field": ..., "description": ...}}]}}]
 
-exit status: 0 success; 1 a call failed, the coordinator could not be reached
-or a spec is invalid; 2 bad arguments or an unreadable spec or bulk file.
+exit status: 0 success; 1 a call failed, the coordinator could not be reached,
+a spec is invalid, or a watched job failed or was canceled; 2 bad arguments or
+an unreadable spec or bulk file.
 """
 
 
@@ -66,8 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     connectors.add_commands(commands)
     indices.add_commands(commands)
+    jobs.add_commands(commands)
     agents.add_commands(commands)
     cluster.add_commands(commands)
+    cluster.add_maintenance_commands(commands)
     serve.add_commands(commands)
     return parser
 

@@ -112,6 +112,9 @@ class Planner:
         self.keys = keys
         self.registry = registry
         self.history = history
+        self._balanced_for: frozenset[str] | None = None
+        """The agents the last rebalance balanced for: tasks move again only when they
+        change (an agent joins, leaves, is drained), not whenever a task completes."""
 
     def decide(self, state: SyncState, now: float) -> Decision:
         decision = Decision()
@@ -469,8 +472,12 @@ class Planner:
             assigned[t.task.id] = agent_id
             ops.append(Put(self.keys.assignment(agent_id, t.task.id), record.job.id.encode()))
         decision.assigned += len(ops)
-        if not waiting and not releasing:
-            ops += self._rebalance(state, agents, assigned, tasks, load, decision)
+        members = frozenset(agents)
+        if not waiting and not releasing and members != self._balanced_for:
+            moves = self._rebalance(state, agents, assigned, tasks, load, decision)
+            if not moves:
+                self._balanced_for = members
+            ops += moves
         for start in range(0, len(ops), TXN_OPS):
             decision.changes.append(Change("assign", ops[start : start + TXN_OPS]))
 

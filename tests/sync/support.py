@@ -11,9 +11,11 @@ from typing import Any
 import grpc
 from google.protobuf import struct_pb2
 
+from ferry import etcd as ferry_etcd
 from ferry.connectors.generator import GeneratorSource
 from ferry.etcd import Keys
 from ferry.store import open_store
+from ferry.sync.records import CLAIM_KIND
 from ferry.v1 import (
     agents_pb2,
     agents_pb2_grpc,
@@ -179,6 +181,12 @@ class SyncCluster:
             cluster_pb2.SetMaintenanceRequest(enabled=enabled), timeout=5
         )
 
+    def maintenance_status(self) -> cluster_pb2.MaintenanceStatus:
+        return self.cluster.GetMaintenance(cluster_pb2.GetMaintenanceRequest(), timeout=5)
+
+    def drain(self, agent_id: str) -> None:
+        self.agents_api.Drain(agents_pb2.DrainAgentRequest(id=agent_id), timeout=5)
+
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
@@ -196,7 +204,9 @@ async def _compare(store_url: str, index: str, config: dict[str, Any]) -> None:
     expected_ids = [i for i in range(int(normalised["docs"])) if source.exists(i)]
     async with open_store(store_url) as store:
         count = await store.count(index)
-        assert count == len(expected_ids), f"index has {count} documents, source {len(expected_ids)}"
+        assert count == len(expected_ids), (
+            f"index has {count} documents, source {len(expected_ids)}"
+        )
         for start in range(0, len(expected_ids), 2000):
             chunk = expected_ids[start : start + 2000]
             got = await store.multi_get(index, [f"doc-{i}" for i in chunk])
@@ -217,3 +227,40 @@ def operations(store_url: str, index: str) -> int:
 
 def deadline(seconds: float) -> float:
     return time.monotonic() + seconds
+
+
+def claim_history(etcd_endpoint: str, keys: Keys, since: int) -> list[tuple[str, str, str]]:
+    """claim_history is every task-claim event since revision ``since``, in order:
+    (PUT or DELETE, task id, agent id)."""
+    return asyncio.run(_claim_history(etcd_endpoint, keys, since))
+
+
+async def _claim_history(etcd_endpoint: str, keys: Keys, since: int) -> list[tuple[str, str, str]]:
+    prefix = keys.claims(CLAIM_KIND)
+    sentinel = prefix + "~end"
+    client = ferry_etcd.connect(etcd_endpoint)
+    try:
+        await client.put(sentinel.encode(), b"")
+        watch = await client.watch_prefix(prefix.encode(), start_revision=since, prev_kv=True)
+        events = []
+        async for event in watch:
+            key = event.kv.key.decode()
+            if key == sentinel:
+                break
+            holder = event.kv.value if event.kind == "PUT" else event.prev_kv.value  # type: ignore[union-attr]
+            events.append((event.kind, key[len(prefix) :], holder.decode()))
+        await watch.cancel()
+        return events
+    finally:
+        await client.close()
+
+
+def etcd_revision(etcd_endpoint: str) -> int:
+    async def current() -> int:
+        client = ferry_etcd.connect(etcd_endpoint)
+        try:
+            return int((await client.get_prefix(b"/")).header.revision)
+        finally:
+            await client.close()
+
+    return asyncio.run(current())

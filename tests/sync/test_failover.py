@@ -44,7 +44,7 @@ def test_sigkill_of_the_busiest_agent_resumes_from_checkpoints(cluster: SyncClus
     def resumed_elsewhere() -> bool:
         tasks = {t.id: t for t in cluster.job(job.id).tasks}
         return all(
-            tasks[i].claims >= 2 and tasks[i].agent_id not in ("", victim_id)
+            (tasks[i].claims >= 2 and tasks[i].agent_id not in ("", victim_id))
             or tasks[i].state == jobs_pb2.TASK_STATE_COMPLETED
             for i in moved
         )

@@ -22,7 +22,13 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from ferry.v1 import agents_pb2_grpc, cluster_pb2_grpc, connectors_pb2_grpc, indices_pb2_grpc
+from ferry.v1 import (
+    agents_pb2_grpc,
+    cluster_pb2_grpc,
+    connectors_pb2_grpc,
+    indices_pb2_grpc,
+    jobs_pb2_grpc,
+)
 
 DEFAULT_COORDINATOR = "127.0.0.1:50051"
 """DEFAULT_COORDINATOR is dialled when neither --coordinator nor FERRY_COORDINATOR is set."""
@@ -134,6 +140,7 @@ class Coordinator:
         self.agents = agents_pb2_grpc.AgentsStub(self._channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self._channel)
         self.indices = indices_pb2_grpc.IndicesStub(self._channel)
+        self.jobs = jobs_pb2_grpc.JobsStub(self._channel)
 
     async def __aenter__(self) -> Coordinator:
         return self
@@ -146,7 +153,7 @@ class Coordinator:
         try:
             return await method(request, timeout=self.timeout)
         except grpc.aio.AioRpcError as err:
-            raise self._failure(err) from None
+            raise self.failure(err) from None
 
     async def all_pages(
         self,
@@ -170,7 +177,8 @@ class Coordinator:
                 return collected
             seen.add(token)
 
-    def _failure(self, err: grpc.aio.AioRpcError) -> CommandError:
+    def failure(self, err: grpc.aio.AioRpcError) -> CommandError:
+        """failure turns a failed call (unary or a stream) into the command's error."""
         code = err.code()
         # A channel that is not READY after a failed call never got (or lost)
         # its connection: the status came from the client library, not the server.

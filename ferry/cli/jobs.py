@@ -172,17 +172,11 @@ def job_state(text: str) -> pb.JobState:
     return STATES[name]
 
 
-def _stub(coordinator: Coordinator) -> jobs_pb2_grpc.JobsAsyncStub:
-    # Coordinator carries no Jobs stub (client.py predates the Jobs service);
-    # this one shares its channel, so calls still go through coordinator.call.
-    return jobs_pb2_grpc.JobsStub(coordinator._channel)
-
-
 # Commands -----------------------------------------------------------------------
 
 
 async def _sync(coordinator: Coordinator, args: argparse.Namespace) -> int:
-    jobs = _stub(coordinator)
+    jobs = coordinator.jobs
     request = pb.StartJobRequest(connector=args.name, kind=args.kind, request_id=args.request_id)
     job: pb.Job = await coordinator.call(jobs.Start, request)
     if not args.watch:
@@ -199,7 +193,7 @@ async def _sync(coordinator: Coordinator, args: argparse.Namespace) -> int:
 
 async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
     jobs: list[pb.Job] = await coordinator.all_pages(
-        _stub(coordinator).List,
+        coordinator.jobs.List,
         lambda token: pb.ListJobsRequest(
             connector=args.connector,
             index=args.index,
@@ -217,7 +211,7 @@ async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
 
 
 async def _get(coordinator: Coordinator, args: argparse.Namespace) -> int:
-    job: pb.Job = await coordinator.call(_stub(coordinator).Get, _get_request(args.id))
+    job: pb.Job = await coordinator.call(coordinator.jobs.Get, _get_request(args.id))
     if output.wants_json(args):
         output.print_json(output.to_json(job))
     else:
@@ -227,13 +221,13 @@ async def _get(coordinator: Coordinator, args: argparse.Namespace) -> int:
 
 async def _cancel(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = pb.CancelJobRequest(id=args.id, reason=args.reason)
-    job: pb.Job = await coordinator.call(_stub(coordinator).Cancel, request)
+    job: pb.Job = await coordinator.call(coordinator.jobs.Cancel, request)
     _print_job_summary(job, args)
     return EXIT_OK
 
 
 async def _watch(coordinator: Coordinator, args: argparse.Namespace) -> int:
-    jobs = _stub(coordinator)
+    jobs = coordinator.jobs
     # A unary call first: it fails within --timeout when the coordinator cannot
     # be reached or the job does not exist; the stream itself has no deadline.
     await coordinator.call(jobs.Get, _get_request(args.id))
@@ -278,7 +272,7 @@ async def _follow(
             else:
                 print(progress_line(progress), file=stream, flush=True)
     except grpc.aio.AioRpcError as err:
-        raise coordinator._failure(err) from None
+        raise coordinator.failure(err) from None
     finally:
         if live and last is not None:
             stream.write("\n")

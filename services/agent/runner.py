@@ -308,9 +308,7 @@ class _Work:
         self.policy = Policy.of(connector.spec.error_policy)
         task = runner.task
         self.full = job.kind != pb.JOB_KIND_INCREMENTAL
-        self.cursor: dict[str, Any] | None = (
-            records.from_struct(task.cursor) if task.HasField("cursor") else None
-        )
+        self.cursor: dict[str, Any] | None = None
         self.counters = pb.SyncCounters()
         self.counters.CopyFrom(task.counters)
         self.at_checkpoint = pb.SyncCounters()
@@ -342,8 +340,12 @@ class _Work:
         return [self.ctx.client.transactions.put(key.encode(), value.encode())]
 
     async def _start_cursor(self) -> dict[str, Any] | None:
-        if self.cursor is not None or self.full:
-            return self.cursor
+        """_start_cursor is where the task resumes: its last committed checkpoint, else
+        (INCREMENTAL only) the connector's offset for the partition, else the start."""
+        if self.task.HasField("cursor"):
+            return records.from_struct(self.task.cursor)
+        if self.full:
+            return None
         key = self.ctx.keys.checkpoint(self.job.connector, self.task.partition)
         got = await self.ctx.client.get(key.encode())
         if got is None:
@@ -406,10 +408,7 @@ class _Work:
                 self.counters.CopyFrom(self.task.counters)
                 self.at_checkpoint.CopyFrom(self.task.counters)
                 self.batch.clear()
-                if self.task.HasField("cursor"):
-                    self.cursor = records.from_struct(self.task.cursor)
-                else:
-                    self.cursor = await self._start_cursor()
+                self.cursor = await self._start_cursor()
 
     async def _stream_once(self, source: Source, plan: TaskPlan) -> None:
         settings = self.ctx.settings

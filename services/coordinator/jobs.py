@@ -16,6 +16,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from ferry.errors import FailedPrecondition, InvalidArgument, NotFound
 from ferry.etcd import Keys
+from ferry.names import dns1123_label_error
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK
 from ferry.sync.state import SyncState, read_state
@@ -52,6 +53,8 @@ class JobService:
         """start queues an on-demand job; idempotent per request_id."""
         if kind not in (pb.JOB_KIND_UNSPECIFIED, pb.JOB_KIND_FULL, pb.JOB_KIND_INCREMENTAL):
             raise InvalidArgument.field("kind", f"unknown job kind {kind}")
+        if (problem := dns1123_label_error(name)) is not None:
+            raise InvalidArgument.field("connector", problem)
         if request_id and ("/" in request_id or len(request_id.encode()) > MAX_REQUEST_ID_BYTES):
             raise InvalidArgument.field(
                 "request_id", f"must be at most {MAX_REQUEST_ID_BYTES} bytes without '/'"

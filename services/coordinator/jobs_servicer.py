@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 
 import grpc
 
+from ferry.errors import InvalidArgument
 from ferry.v1 import jobs_pb2 as pb
 from ferry.v1 import jobs_pb2_grpc
 from services.coordinator.jobs import JobService
 
 Ctx = grpc.aio.ServicerContext
+MAX_WATCH_INTERVAL = 3600.0
 
 
 class JobsServicer(jobs_pb2_grpc.JobsServicer):
@@ -33,8 +35,13 @@ class JobsServicer(jobs_pb2_grpc.JobsServicer):
     async def Watch(
         self, request: pb.WatchJobRequest, context: Ctx
     ) -> AsyncIterator[pb.JobProgress]:
-        interval = (
-            request.interval.ToTimedelta().total_seconds() if request.HasField("interval") else 0
-        )
+        interval = 0.0
+        if request.HasField("interval"):
+            seconds = request.interval.seconds + request.interval.nanos / 1e9
+            if not 0 <= seconds <= MAX_WATCH_INTERVAL:
+                raise InvalidArgument.field(
+                    "interval", f"must be between 0 and {MAX_WATCH_INTERVAL:g} seconds"
+                )
+            interval = seconds
         async for progress in self._jobs.watch(request.id, interval):
             yield progress

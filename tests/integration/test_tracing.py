@@ -27,8 +27,8 @@ from ferry.v1 import (
     cluster_pb2_grpc,
     connectors_pb2,
     connectors_pb2_grpc,
-    jobs_pb2,
-    jobs_pb2_grpc,
+    replication_pb2,
+    replication_pb2_grpc,
 )
 from services.coordinator.coordinator import Coordinator
 from tests.helpers import eventually
@@ -152,7 +152,9 @@ async def test_failed_calls_are_recorded_on_server_spans(
                     connectors_pb2.CreateConnectorRequest(spec=bad), timeout=5
                 )
             with pytest.raises(grpc.aio.AioRpcError) as missing:
-                await jobs_pb2_grpc.JobsStub(channel).List(jobs_pb2.ListJobsRequest(), timeout=5)
+                await replication_pb2_grpc.ReplicationStub(channel).ListFollowers(
+                    replication_pb2.ListFollowersRequest(), timeout=5
+                )
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
@@ -164,7 +166,7 @@ async def test_failed_calls_are_recorded_on_server_spans(
     # OpenTelemetry's gRPC conventions leave a server span's status unset for
     # the caller's mistakes (INVALID_ARGUMENT) and mark server faults as errors.
     assert _one(finished, CREATE, SpanKind.CLIENT).status.status_code == StatusCode.ERROR
-    unimplemented = _one(finished, "/ferry.v1.Jobs/List", SpanKind.SERVER)
+    unimplemented = _one(finished, "/ferry.v1.Replication/ListFollowers", SpanKind.SERVER)
     assert unimplemented.status.status_code == StatusCode.ERROR
     assert "UNIMPLEMENTED" in (unimplemented.status.description or "")
     assert unimplemented.attributes is not None

@@ -91,7 +91,11 @@ def encode_source(source: dict[str, Any]) -> bytes:
     ValueError for NaN and infinities: they are not JSON, and no backend's
     JSON functions read them.
     """
-    return json.dumps(source, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    return _ENCODER.encode(source).encode()
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+"""One encoder for every document: json.dumps with options builds a new one per call."""
 
 
 # Writes ------------------------------------------------------------------

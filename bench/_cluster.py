@@ -27,6 +27,7 @@ import grpc
 from google.protobuf import struct_pb2
 from grpc_health.v1 import health_pb2
 
+from ferry.children import terminate
 from ferry.etcd import EmbeddedEtcd, free_port
 from ferry.store import open_store
 from ferry.v1 import (
@@ -125,15 +126,8 @@ class Service:
 
     def stop(self, timeout: float = 15.0) -> None:
         """stop sends SIGTERM and waits, then SIGKILL; idempotent."""
-        proc = self.process
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if self.process is not None:
+            terminate(self.process, timeout)
 
 
 class Cluster:

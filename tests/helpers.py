@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from ferry.children import terminate
 from ferry.etcd import free_port
 
 T = TypeVar("T")
@@ -156,15 +157,6 @@ class ServiceProcess:
 
     def stop(self, timeout: float = 15.0) -> int | None:
         """stop sends SIGTERM (resuming a stopped process first) and waits."""
-        proc = self.process
-        if proc is None:
+        if self.process is None:
             return None
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        return proc.returncode
+        return terminate(self.process, timeout)

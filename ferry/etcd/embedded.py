@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -19,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 
+from ferry.children import terminate
 from ferry.errors import Unavailable
 
 
@@ -143,14 +143,8 @@ class EmbeddedEtcd:
     def stop(self, *, grace: float = 10.0) -> None:
         """stop terminates etcd (SIGTERM, then SIGKILL after ``grace``); idempotent."""
         proc, self.process = self.process, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            terminate(proc, grace)
 
     def __enter__(self) -> EmbeddedEtcd:
         return self.start()

@@ -30,7 +30,7 @@ def test_joining_agents_take_only_the_excess_and_no_task_runs_twice(
 ) -> None:
     since = etcd_revision(cluster.etcd_endpoint)
     first = cluster.agent(capacity=8, checkpoint_docs=2000)
-    config = {"docs": 300_000, "doc_size": 64, "seed": 5, "checkpoint_every": 500}
+    config = {"docs": 300_000, "doc_size": 256, "seed": 5, "checkpoint_every": 500}
     cluster.generator("spread", tasks_max=6, **config)
     job = cluster.sync("spread")
     wait_until(
@@ -154,7 +154,7 @@ def test_cancel_stops_every_task(cluster: SyncCluster) -> None:
 
 def test_drain_moves_every_task_off_the_agent(cluster: SyncCluster) -> None:
     drained = cluster.agent(capacity=4, checkpoint_docs=1000)
-    config = {"docs": 200_000, "doc_size": 64, "seed": 4, "checkpoint_every": 500}
+    config = {"docs": 200_000, "doc_size": 256, "seed": 4, "checkpoint_every": 500}
     cluster.generator("drain", tasks_max=2, **config)
     job = cluster.sync("drain")
     wait_until(

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from ferry.cli import output
-from ferry.cli.client import EXIT_OK, Coordinator, add_client_options, client_command
+from ferry.cli.client import EXIT_OK, Coordinator, add_command, client_command
 from ferry.v1 import agents_pb2, common_pb2
 
 
@@ -16,19 +16,15 @@ def add_commands(subparsers: Any) -> None:
     group = subparsers.add_parser("agents", help=text, description=text)
     verbs = group.add_subparsers(dest="agents_command", metavar="COMMAND", required=True)
     text = "list registered agents with their capacity and running tasks"
-    p = verbs.add_parser("list", help=text, description=text)
-    add_client_options(p)
-    output.add_output_option(p, "an array of AgentInfo")
+    p = add_command(verbs, "list", text, json_shape="an array of AgentInfo")
     p.set_defaults(func=client_command(_list))
 
     for verb, text in (
         ("drain", "move an agent's tasks elsewhere and assign it no more (draining, then drained)"),
         ("undrain", "let a drained or draining agent take tasks again"),
     ):
-        p = verbs.add_parser(verb, help=text, description=text)
+        p = add_command(verbs, verb, text, json_shape="one AgentInfo object")
         p.add_argument("id", help="agent id")
-        add_client_options(p)
-        output.add_output_option(p, "one AgentInfo object")
         p.set_defaults(func=client_command(_drain), drain=verb == "drain")
 
 

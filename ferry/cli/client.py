@@ -22,6 +22,7 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ferry.cli import output
 from ferry.v1 import (
     agents_pb2_grpc,
     cluster_pb2_grpc,
@@ -92,14 +93,26 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_seconds,
+        type=positive_seconds,
         default=10.0,
         metavar="SECONDS",
         help="deadline of each call (default: 10)",
     )
 
 
-def _positive_seconds(text: str) -> float:
+def add_command(
+    verbs: Any, name: str, text: str, *, json_shape: str = ""
+) -> argparse.ArgumentParser:
+    """add_command adds one verb with the client options, and -o when json_shape is given."""
+    parser: argparse.ArgumentParser = verbs.add_parser(name, help=text, description=text)
+    add_client_options(parser)
+    if json_shape:
+        output.add_output_option(parser, json_shape)
+    return parser
+
+
+def positive_seconds(text: str) -> float:
+    """positive_seconds parses a flag value that must be a number of seconds above 0."""
     try:
         value = float(text)
     except ValueError:

@@ -12,8 +12,9 @@ from ferry.cli.client import (
     EXIT_OK,
     CommandError,
     Coordinator,
-    add_client_options,
+    add_command,
     client_command,
+    positive_seconds,
 )
 from ferry.v1 import cluster_pb2, common_pb2
 
@@ -29,9 +30,7 @@ def add_commands(subparsers: Any) -> None:
     group = subparsers.add_parser("cluster", help=text, description=text)
     verbs = group.add_subparsers(dest="cluster_command", metavar="COMMAND", required=True)
     text = "show the leader, every coordinator, agent and replicator, and etcd's health"
-    p = verbs.add_parser("status", help=text, description=text)
-    add_client_options(p)
-    output.add_output_option(p, "one ClusterStatus object")
+    p = add_command(verbs, "status", text, json_shape="one ClusterStatus object")
     p.set_defaults(func=client_command(_status))
 
 
@@ -43,7 +42,7 @@ def add_maintenance_commands(subparsers: Any) -> None:
     one = "one MaintenanceStatus object"
 
     text = "turn maintenance on: running jobs checkpoint, release their tasks and are suspended"
-    p = _command(verbs, "on", text, json_shape=one)
+    p = add_command(verbs, "on", text, json_shape=one)
     p.add_argument("--reason", default="", help="recorded for operators (who, and why)")
     p.add_argument(
         "--wait",
@@ -52,7 +51,7 @@ def add_maintenance_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--wait-timeout",
-        type=_seconds,
+        type=positive_seconds,
         default=DEFAULT_WAIT,
         metavar="SECONDS",
         help=f"how long --wait waits (default: {DEFAULT_WAIT:g}); --timeout bounds each call",
@@ -60,30 +59,12 @@ def add_maintenance_commands(subparsers: Any) -> None:
     p.set_defaults(func=client_command(_maintenance_on))
 
     text = "turn maintenance off: suspended jobs resume from their checkpoints"
-    p = _command(verbs, "off", text, json_shape=one)
+    p = add_command(verbs, "off", text, json_shape=one)
     p.set_defaults(func=client_command(_maintenance_off))
 
     text = "show whether maintenance is on, why, and how many tasks still run"
-    p = _command(verbs, "status", text, json_shape=one)
+    p = add_command(verbs, "status", text, json_shape=one)
     p.set_defaults(func=client_command(_maintenance_status))
-
-
-def _command(verbs: Any, name: str, text: str, *, json_shape: str) -> argparse.ArgumentParser:
-    """_command adds one verb with the client options and -o."""
-    parser: argparse.ArgumentParser = verbs.add_parser(name, help=text, description=text)
-    add_client_options(parser)
-    output.add_output_option(parser, json_shape)
-    return parser
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 async def _status(coordinator: Coordinator, args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from ferry.cli.client import (
     EXIT_OK,
     Coordinator,
     RpcFailed,
-    add_client_options,
+    add_command,
     client_command,
     usage_error,
 )
@@ -35,22 +35,22 @@ def add_commands(subparsers: Any) -> None:
     one = "one Connector object"
     validated = 'an array of {"name", "valid", "errors": [{"field", "description"}]}'
 
-    p = _command(verbs, "create", "create every connector in a spec file")
+    p = add_command(verbs, "create", "create every connector in a spec file")
     p.add_argument("-f", "--file", required=True, help=_SPEC_FILE_HELP)
     p.add_argument("--dry-run", action="store_true", help="only validate each spec (as validate)")
     output.add_output_option(p, f"an array of the created Connectors; with --dry-run {validated}")
     p.set_defaults(func=client_command(_create))
 
-    p = _command(verbs, "list", "list connectors", json_shape="an array of Connector")
+    p = add_command(verbs, "list", "list connectors", json_shape="an array of Connector")
     p.add_argument("--type", default="", help="only connectors of this type")
     p.set_defaults(func=client_command(_list))
 
-    p = _command(verbs, "get", "show one connector", json_shape=one)
+    p = add_command(verbs, "get", "show one connector", json_shape=one)
     p.add_argument("name")
     p.set_defaults(func=client_command(_get))
 
     text = "replace the spec of every connector in a file (its state is left as it is)"
-    p = _command(verbs, "update", text, json_shape="an array of the updated Connectors")
+    p = add_command(verbs, "update", text, json_shape="an array of the updated Connectors")
     p.add_argument("-f", "--file", required=True, help=_SPEC_FILE_HELP + "; state is ignored")
     p.add_argument(
         "--revision",
@@ -60,7 +60,7 @@ def add_commands(subparsers: Any) -> None:
     )
     p.set_defaults(func=client_command(_update))
 
-    p = _command(verbs, "delete", "delete a connector")
+    p = add_command(verbs, "delete", "delete a connector")
     p.add_argument("name")
     p.add_argument("--revision", type=int, default=0, help="delete only at this revision")
     p.set_defaults(func=client_command(_delete))
@@ -70,33 +70,24 @@ def add_commands(subparsers: Any) -> None:
         ("resume", "let a paused or stopped connector run again"),
         ("stop", "release every task of a connector; its checkpoints stay"),
     ):
-        p = _command(verbs, verb, text, json_shape=one)
+        p = add_command(verbs, verb, text, json_shape=one)
         p.add_argument("name")
         p.set_defaults(func=client_command(_set_state), verb=verb)
 
     text = "restart a connector's tasks"
-    p = _command(verbs, "restart", text, json_shape="one RestartConnectorResponse object")
+    p = add_command(verbs, "restart", text, json_shape="one RestartConnectorResponse object")
     p.add_argument("name")
     p.add_argument("--only-failed", action="store_true", help="restart failed tasks only")
     p.set_defaults(func=client_command(_restart))
 
     text = "list connector types and their config fields (* marks a required field)"
-    p = _command(verbs, "types", text, json_shape="an array of ConnectorType")
+    p = add_command(verbs, "types", text, json_shape="an array of ConnectorType")
     p.set_defaults(func=client_command(_types))
 
     text = "check every spec in a file without storing it; exit status 1 if one is invalid"
-    p = _command(verbs, "validate", text, json_shape=validated)
+    p = add_command(verbs, "validate", text, json_shape=validated)
     p.add_argument("-f", "--file", required=True, help=_SPEC_FILE_HELP)
     p.set_defaults(func=client_command(_validate))
-
-
-def _command(verbs: Any, name: str, text: str, *, json_shape: str = "") -> argparse.ArgumentParser:
-    """_command adds one verb with the client options, and -o when json_shape is given."""
-    parser: argparse.ArgumentParser = verbs.add_parser(name, help=text, description=text)
-    add_client_options(parser)
-    if json_shape:
-        output.add_output_option(parser, json_shape)
-    return parser
 
 
 def _read_specs(path: str) -> list[SpecEntry]:

@@ -23,7 +23,7 @@ from ferry.cli.client import (
     CommandError,
     Coordinator,
     RpcFailed,
-    add_client_options,
+    add_command,
     client_command,
     usage_error,
 )
@@ -53,7 +53,7 @@ def add_commands(subparsers: Any) -> None:
     verbs = group.add_subparsers(dest="index_command", metavar="COMMAND", required=True)
     one_index = "one Index object"
 
-    p = _command(verbs, "create", "create an empty index", json_shape=one_index)
+    p = add_command(verbs, "create", "create an empty index", json_shape=one_index)
     p.add_argument("name")
     p.add_argument("--shards", type=_positive_int, default=1, help="shard count (default 1)")
     p.add_argument(
@@ -66,30 +66,30 @@ def add_commands(subparsers: Any) -> None:
     )
     p.set_defaults(func=client_command(_create))
 
-    p = _command(verbs, "list", "list indices", json_shape="an array of Index")
+    p = add_command(verbs, "list", "list indices", json_shape="an array of Index")
     p.add_argument("--pattern", default="", help="only names matching this glob ('*', '?')")
     p.set_defaults(func=client_command(_list))
 
-    p = _command(verbs, "get", "show one index", json_shape=one_index)
+    p = add_command(verbs, "get", "show one index", json_shape=one_index)
     p.add_argument("name")
     p.set_defaults(func=client_command(_get))
 
-    p = _command(verbs, "delete", "delete an index with its documents and history")
+    p = add_command(verbs, "delete", "delete an index with its documents and history")
     p.add_argument("name")
     p.set_defaults(func=client_command(_delete))
 
     text = "show every shard's documents, sequence numbers, checkpoint and retention leases"
-    p = _command(verbs, "stats", text, json_shape="one IndexStats object")
+    p = add_command(verbs, "stats", text, json_shape="one IndexStats object")
     p.add_argument("name")
     p.set_defaults(func=client_command(_stats))
 
-    p = _command(verbs, "doc", "show one document", json_shape="one Document object")
+    p = add_command(verbs, "doc", "show one document", json_shape="one Document object")
     p.add_argument("name")
     p.add_argument("id")
     p.set_defaults(func=client_command(_doc))
 
     text = "index and delete documents from a JSON lines file, in atomic batches"
-    p = _command(verbs, "bulk", text, json_shape="an array of BulkItemResult, in file order")
+    p = add_command(verbs, "bulk", text, json_shape="an array of BulkItemResult, in file order")
     p.add_argument("name")
     p.add_argument("-f", "--file", required=True, help=_BULK_LINE_HELP)
     p.add_argument(
@@ -101,7 +101,7 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=client_command(_bulk))
 
     text = "find documents: every filter must match; page on with --cursor"
-    p = _command(verbs, "search", text, json_shape="one SearchResponse object")
+    p = add_command(verbs, "search", text, json_shape="one SearchResponse object")
     p.add_argument("name")
     _query_options(p)
     p.add_argument(
@@ -117,19 +117,10 @@ def add_commands(subparsers: Any) -> None:
     p.set_defaults(func=client_command(_search))
 
     text = "count the documents a search would find"
-    p = _command(verbs, "count", text, json_shape="one CountResponse object")
+    p = add_command(verbs, "count", text, json_shape="one CountResponse object")
     p.add_argument("name")
     _query_options(p)
     p.set_defaults(func=client_command(_count))
-
-
-def _command(verbs: Any, name: str, text: str, *, json_shape: str = "") -> argparse.ArgumentParser:
-    """_command adds one verb with the client options, and -o when json_shape is given."""
-    parser: argparse.ArgumentParser = verbs.add_parser(name, help=text, description=text)
-    add_client_options(parser)
-    if json_shape:
-        output.add_output_option(parser, json_shape)
-    return parser
 
 
 def _query_options(parser: argparse.ArgumentParser) -> None:

@@ -23,8 +23,9 @@ from ferry.cli.client import (
     EXIT_FAILURE,
     EXIT_OK,
     Coordinator,
-    add_client_options,
+    add_command,
     client_command,
+    positive_seconds,
 )
 from ferry.v1 import jobs_pb2 as pb
 from ferry.v1 import jobs_pb2_grpc
@@ -55,7 +56,7 @@ def add_commands(subparsers: Any) -> None:
     one_job = "one Job object"
 
     text = "start a sync job for a connector (full unless --incremental)"
-    p = _command(subparsers, "sync", text, json_shape=f"{one_job}; with --watch the final Job")
+    p = add_command(subparsers, "sync", text, json_shape=f"{one_job}; with --watch the final Job")
     p.add_argument("name", help="connector name")
     kind = p.add_mutually_exclusive_group()
     kind.add_argument(
@@ -91,7 +92,7 @@ def add_commands(subparsers: Any) -> None:
     group = subparsers.add_parser("jobs", help=text, description=text)
     verbs = group.add_subparsers(dest="jobs_command", metavar="COMMAND", required=True)
 
-    p = _command(verbs, "list", "list jobs, newest first", json_shape="an array of Job")
+    p = add_command(verbs, "list", "list jobs, newest first", json_shape="an array of Job")
     p.add_argument("--connector", default="", help="only jobs of this connector")
     p.add_argument("--index", default="", help="only jobs writing into this index")
     p.add_argument(
@@ -113,12 +114,12 @@ def add_commands(subparsers: Any) -> None:
     )
     p.set_defaults(func=client_command(_list))
 
-    p = _command(verbs, "get", "show one job and its tasks", json_shape=one_job)
+    p = add_command(verbs, "get", "show one job and its tasks", json_shape=one_job)
     p.add_argument("id")
     p.set_defaults(func=client_command(_get))
 
     text = "cancel a job: tasks checkpoint and stop, the job ends CANCELED"
-    p = _command(verbs, "cancel", text, json_shape=one_job)
+    p = add_command(verbs, "cancel", text, json_shape=one_job)
     p.add_argument("id")
     p.add_argument("--reason", default="", help="recorded in the job's error")
     p.set_defaults(func=client_command(_cancel))
@@ -127,39 +128,20 @@ def add_commands(subparsers: Any) -> None:
         "follow a job's progress until it ends: exit 0 when it completes, "
         "1 when it fails or is canceled"
     )
-    p = _command(verbs, "watch", text)
+    p = add_command(verbs, "watch", text)
     p.add_argument("id")
     _interval_option(p)
     p.set_defaults(func=client_command(_watch))
 
 
-def _command(verbs: Any, name: str, text: str, *, json_shape: str = "") -> argparse.ArgumentParser:
-    """_command adds one verb with the client options, and -o when json_shape is given."""
-    parser: argparse.ArgumentParser = verbs.add_parser(name, help=text, description=text)
-    add_client_options(parser)
-    if json_shape:
-        output.add_output_option(parser, json_shape)
-    return parser
-
-
 def _interval_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--interval",
-        type=_seconds,
+        type=positive_seconds,
         default=0.0,
         metavar="SECONDS",
         help="least time between two progress updates (default: the coordinator's, 1s)",
     )
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def job_state(text: str) -> pb.JobState:

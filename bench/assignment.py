@@ -39,7 +39,7 @@ from ferry.connectors.generator import GeneratorSource
 from ferry.etcd import Election, EmbeddedEtcd, Keys, Session, connect
 from ferry.member import encode_info, now_timestamp
 from ferry.sync import records
-from ferry.sync.state import read_state
+from ferry.sync.state import loads, read_state
 from ferry.v1 import common_pb2, connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
 from services.coordinator.scheduler import TXN_OPS, Planner, Put, apply, new_job
@@ -137,9 +137,9 @@ async def converge(client: aetcd.Client, keys: Keys, election: Election, tasks: 
     planned = sum(len(r.tasks) for r in state.jobs.values())
     if planned != tasks or len(state.assigned) != tasks:
         raise RuntimeError(f"{len(state.assigned)} of {planned} tasks assigned, expected {tasks}")
-    loads = {state.load(agent) for agent in state.agents}
-    if max(loads) > CAPACITY:
-        raise RuntimeError(f"an agent was given {max(loads)} tasks, capacity {CAPACITY}")
+    busiest = max(loads(state.assigned, state.claims).values())
+    if busiest > CAPACITY:
+        raise RuntimeError(f"an agent was given {busiest} tasks, capacity {CAPACITY}")
     return Convergence(elapsed, passes, tasks, puts, timings)
 
 

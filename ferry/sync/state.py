@@ -8,7 +8,10 @@ same revision) had not registered yet.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import aetcd
 
@@ -41,81 +44,95 @@ class SyncState:
     schedules: dict[str, float] = field(default_factory=dict)
     """schedules maps "connector/kind" to the last cron tick acted on (epoch seconds)."""
 
-    def load(self, agent_id: str) -> int:
-        """load counts the tasks an agent is assigned or still holds (releasing)."""
-        return sum(1 for a in self.assigned.values() if a == agent_id) + sum(
-            1
-            for task, c in self.claims.items()
-            if c.agent_id == agent_id and self.assigned.get(task) != agent_id
+    def ordered_jobs(self) -> list[JobRecord]:
+        """ordered_jobs is every job, oldest first (ties by id): the order jobs get
+        their index and their tasks get agents."""
+        return sorted(
+            self.jobs.values(), key=lambda r: (r.job.create_time.ToNanoseconds(), r.job.id)
         )
 
 
+def loads(assigned: Mapping[str, str], claims: Mapping[str, Claimed]) -> Counter[str]:
+    """loads counts, per agent, the tasks assigned to it plus those it still holds
+    while releasing them (their claim is its, their assignment is gone or elsewhere)."""
+    load = Counter(assigned.values())
+    for task_id, claim in claims.items():
+        if assigned.get(task_id) != claim.agent_id:
+            load[claim.agent_id] += 1
+    return load
+
+
 async def read_state(
-    client: aetcd.Client, keys: Keys, *, jobs: bool = True, connectors: bool = True
+    client: aetcd.Client, keys: Keys, *, job_id: str = "", connectors: bool = True
 ) -> SyncState:
-    """read_state reads the whole sync state at one etcd revision."""
+    """read_state reads the sync state at one etcd revision.
+
+    ``job_id`` narrows jobs and tasks to that one job (agents, assignments and
+    claims are still read whole: they say where its tasks run); without
+    ``connectors`` the connector records are skipped.
+    """
     tx = client.transactions
 
     def whole(prefix: str) -> aetcd.transactions.Get:
         return tx.get(prefix.encode(), prefix_end(prefix))
 
-    prefixes = [
-        keys.connectors() if connectors else None,
-        keys.jobs() if jobs else None,
-        keys.all_tasks() if jobs else None,
-        keys.agents(),
-        keys.all_assignments(),
-        keys.claims(CLAIM_KIND),
-        keys.drains(),
-        keys.schedules(),
-    ]
-    ops = [whole(p) for p in prefixes if p is not None]
-    ops.append(tx.get(keys.maintenance().encode()))
-    _, responses = await client.transaction(compare=[], success=ops, failure=[])
-    results = iter(responses)
     state = SyncState()
-    revision = 0
 
-    def rows(prefix: str | None) -> list[tuple[bytes, bytes, int, int, int]]:
-        nonlocal revision
-        if prefix is None:
-            return []
-        out = []
-        for value, meta in next(results):
-            revision = max(revision, meta.header.revision)
-            out.append((meta.key, value, meta.mod_revision, meta.create_revision, meta.lease))
-        return out
-
-    connectors_p, jobs_p, tasks_p, agents_p, assign_p, claims_p, drains_p, sched_p = prefixes
-    for _key, value, mod, _c, _l in rows(connectors_p):
-        connector = decode_connector(value, mod)
+    def add_connector(_key: str, value: bytes, meta: Any) -> None:
+        connector = decode_connector(value, meta.mod_revision)
         state.connectors[connector.spec.name] = connector
-    for _key, value, mod, _c, _l in rows(jobs_p):
-        job = decode_job(value, mod)
+
+    def add_job(_key: str, value: bytes, meta: Any) -> None:
+        job = decode_job(value, meta.mod_revision)
         state.jobs[job.id] = JobRecord(job)
-    by_job = task_records((k, v, m) for k, v, m, _c, _l in rows(tasks_p))
-    for job_id, tasks in by_job.items():
-        if job_id in state.jobs:
-            state.jobs[job_id].tasks = tasks
-    for _key, value, _m, _c, _l in rows(agents_p):
+
+    task_rows: list[tuple[bytes, bytes, int]] = []
+
+    def add_agent(_key: str, value: bytes, _meta: Any) -> None:
         info = decode_info(value, common_pb2.AgentInfo())
         state.agents[info.id] = info
-    assign_prefix = keys.all_assignments()
-    for key, _v, _m, _c, _l in rows(assign_p):
-        agent, _, task = key.decode()[len(assign_prefix) :].partition("/")
+
+    def add_assignment(key: str, _value: bytes, _meta: Any) -> None:
+        agent, _, task = key.partition("/")
         state.assigned[task] = agent
-    claim_prefix = keys.claims(CLAIM_KIND)
-    for key, value, _m, create, _l in rows(claims_p):
-        state.claims[key.decode()[len(claim_prefix) :]] = Claimed(value.decode(), create)
-    drain_prefix = keys.drains()
-    state.drains = {key.decode()[len(drain_prefix) :] for key, *_ in rows(drains_p)}
-    sched_prefix = keys.schedules()
-    for key, value, *_ in rows(sched_p):
-        state.schedules[key.decode()[len(sched_prefix) :]] = float(value.decode() or 0)
-    maintenance = next(results)
-    if maintenance:
+
+    def add_claim(key: str, value: bytes, meta: Any) -> None:
+        state.claims[key] = Claimed(value.decode(), meta.create_revision)
+
+    def add_schedule(key: str, value: bytes, _meta: Any) -> None:
+        state.schedules[key] = float(value.decode() or 0)
+
+    def add_maintenance(_key: str, value: bytes, _meta: Any) -> None:
         state.maintenance = True
-        state.maintenance_reason = maintenance[0][0].decode()
-        revision = max(revision, maintenance[0][1].header.revision)
-    state.revision = revision
+        state.maintenance_reason = value.decode()
+
+    # (request, the prefix stripped from each key, what a row adds to the state)
+    reads: list[tuple[Any, str, Callable[[str, bytes, Any], None]]] = [
+        (
+            tx.get(keys.job(job_id).encode()) if job_id else whole(keys.jobs()),
+            keys.jobs(),
+            add_job,
+        ),
+        (
+            whole(keys.tasks(job_id) if job_id else keys.all_tasks()),
+            "",
+            lambda key, value, meta: task_rows.append((key.encode(), value, meta.mod_revision)),
+        ),
+        (whole(keys.agents()), keys.agents(), add_agent),
+        (whole(keys.all_assignments()), keys.all_assignments(), add_assignment),
+        (whole(keys.claims(CLAIM_KIND)), keys.claims(CLAIM_KIND), add_claim),
+        (whole(keys.drains()), keys.drains(), lambda key, _v, _m: state.drains.add(key)),
+        (whole(keys.schedules()), keys.schedules(), add_schedule),
+        (tx.get(keys.maintenance().encode()), "", add_maintenance),
+    ]
+    if connectors:
+        reads.append((whole(keys.connectors()), keys.connectors(), add_connector))
+    _, responses = await client.transaction(compare=[], success=[r[0] for r in reads], failure=[])
+    for (_request, prefix, add), rows in zip(reads, responses, strict=True):
+        for value, meta in rows:
+            state.revision = max(state.revision, meta.header.revision)
+            add(meta.key.decode()[len(prefix) :], value, meta)
+    for job, tasks in task_records(task_rows).items():
+        if job in state.jobs:
+            state.jobs[job].tasks = tasks
     return state

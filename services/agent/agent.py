@@ -24,7 +24,7 @@ from ferry.store import Store, open_store
 from ferry.tasks import cancel_and_wait
 from ferry.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from ferry.version import VERSION
-from services.agent.runner import RunnerContext, RunnerSettings, TaskRunner
+from services.agent.runner import RunnerContext, TaskRunner
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ class Agent(MemberProcess):
         """wanted maps each task assigned to this agent to its job."""
         self.draining = False
         self._follower: asyncio.Task[None] | None = None
+        self._context: RunnerContext | None = None
+        """What every runner shares; set once the store is open."""
         super().__init__(config)
 
     def info(self, session: Session | None) -> common_pb2.AgentInfo:
@@ -127,6 +129,14 @@ class Agent(MemberProcess):
         if self.store is None:
             log.warning("no --store-url: this agent registers but runs no tasks")
             return
+        self._context = RunnerContext(
+            client=self.client,
+            keys=self.keys,
+            store=self.store,
+            registry=self.registry,
+            agent_id=self.id,
+            settings=self.agent_config,
+        )
         self._follower = asyncio.create_task(self._follow_assignments(), name="assignments")
 
     async def stop(self) -> None:
@@ -206,26 +216,14 @@ class Agent(MemberProcess):
         for task_id, (runner, _) in self.runners.items():
             if task_id not in self.wanted:
                 runner.revoke()
-        if not session.alive or self.store is None:
+        if not session.alive or self._context is None:
             return
-        context = RunnerContext(
-            client=self.client,
-            keys=self.keys,
-            store=self.store,
-            registry=self.registry,
-            agent_id=self.id,
-            settings=RunnerSettings(
-                checkpoint_docs=self.agent_config.checkpoint_docs,
-                checkpoint_interval=self.agent_config.checkpoint_interval,
-                batch_docs=self.agent_config.batch_docs,
-            ),
-        )
         for task_id, job_id in sorted(self.wanted.items()):
             if len(self.runners) >= self.agent_config.max_concurrent_tasks:
                 break
             if task_id in self.runners:
                 continue
-            runner = TaskRunner(context, job_id, task_id)
+            runner = TaskRunner(self._context, job_id, task_id)
             task = asyncio.create_task(self._run(runner, session), name=f"task {task_id}")
             self.runners[task_id] = (runner, task)
 

@@ -32,6 +32,7 @@ from typing import Any
 import aetcd
 from google.protobuf import json_format
 
+from ferry.config import AgentConfig
 from ferry.connectors import Checkpoint, Delete, Document, Registry, Source, TaskPlan
 from ferry.errors import AlreadyExists, Fenced, InvalidArgument, NotFound
 from ferry.etcd import Claim, ClaimTaken, Keys, Session, acquire
@@ -62,13 +63,6 @@ DEFAULT_MAX_BACKOFF = 30.0
 
 
 @dataclass(frozen=True)
-class RunnerSettings:
-    checkpoint_docs: int = 10_000
-    checkpoint_interval: float = 2.0
-    batch_docs: int = 1000
-
-
-@dataclass(frozen=True)
 class RunnerContext:
     """RunnerContext is what every runner of one agent shares."""
 
@@ -77,7 +71,8 @@ class RunnerContext:
     store: Store
     registry: Registry
     agent_id: str
-    settings: RunnerSettings
+    settings: AgentConfig
+    """settings: checkpoint_docs, checkpoint_interval and batch_docs."""
 
 
 class TaskFailed(Exception):
@@ -128,7 +123,6 @@ class TaskRunner:
         self.claim: Claim | None = None
         self.task = pb.Task()
         self.connector = ""
-        self.fenced_writes = 0
 
     def revoke(self) -> None:
         self.revoked.set()
@@ -146,7 +140,6 @@ class TaskRunner:
             await self._run_claimed(claim)
         except Fenced as exc:
             # A newer owner exists: we are the zombie. Write nothing more.
-            self.fenced_writes += 1
             log.warning("task fenced; stopping", extra={"task": self.task_id, "error": str(exc)})
             return
         except asyncio.CancelledError:
@@ -177,13 +170,19 @@ class TaskRunner:
     async def _run_claimed(self, claim: Claim) -> None:
         ctx = self.ctx
         client, keys = ctx.client, ctx.keys
-        job_got = await client.get(keys.job(self.job_id).encode())
-        task_key = keys.task(self.job_id, self.task_id)
-        task_got = await client.get(task_key.encode())
-        if job_got is None or task_got is None:
+        tx = client.transactions
+        _, (job_rows, task_rows) = await client.transaction(
+            compare=[],
+            success=[
+                tx.get(keys.job(self.job_id).encode()),
+                tx.get(keys.task(self.job_id, self.task_id).encode()),
+            ],
+            failure=[],
+        )
+        if not job_rows or not task_rows:
             return
-        job = records.decode_job(job_got.value)
-        task = records.decode_task(task_got.value)
+        job = records.decode_job(job_rows[0][0])
+        task = records.decode_task(task_rows[0][0])
         if job.state in TERMINAL_JOB or task.state in TERMINAL_TASK:
             await self._drop_assignment()
             return
@@ -312,10 +311,8 @@ class _Work:
         self.counters = pb.SyncCounters()
         self.counters.CopyFrom(task.counters)
         self.at_checkpoint = pb.SyncCounters()
-        self.at_checkpoint.CopyFrom(task.counters)
-        """at_checkpoint is the counters as of self.cursor: what a commit stores."""
+        self.at_checkpoint.CopyFrom(task.counters)  # the counters as of self.cursor
         self.batch: list[WriteOp] = []
-        self.since_commit = 0
         self.last_commit = time.monotonic()
         self.rate_mark = (time.monotonic(), self.counters.docs_seen, self.counters.bytes_indexed)
 

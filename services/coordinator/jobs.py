@@ -93,12 +93,12 @@ class JobService:
             return await self.get(responses[0][0][0].decode())
         return await self.start(name, kind, request_id)  # the connector changed meanwhile
 
-    async def _state(self) -> SyncState:
-        return await read_state(self._client, self._keys, connectors=False)
+    async def _state(self, job_id: str = "") -> SyncState:
+        return await read_state(self._client, self._keys, job_id=job_id, connectors=False)
 
-    async def get(self, job_id: str, state: SyncState | None = None) -> pb.Job:
+    async def get(self, job_id: str) -> pb.Job:
         _check_id(job_id)
-        state = state or await self._state()
+        state = await self._state(job_id)
         record = state.jobs.get(job_id)
         if record is None:
             raise NotFound(RESOURCE, job_id)
@@ -113,11 +113,7 @@ class JobService:
         size = min(request.page_size or DEFAULT_PAGE, MAX_PAGE)
         state = await self._state()
         wanted_states = set(request.states)
-        ordered = sorted(
-            state.jobs.values(),
-            key=lambda r: (r.job.create_time.ToNanoseconds(), r.job.id),
-            reverse=True,
-        )
+        ordered = reversed(state.ordered_jobs())  # newest first
         jobs: list[pb.Job] = []
         passed = not request.page_token
         for record in ordered:
@@ -201,10 +197,7 @@ class JobService:
         """
         await self._connectors.get(name)
         state = await self._state()
-        jobs = sorted(
-            (r for r in state.jobs.values() if r.job.connector == name),
-            key=lambda r: (r.job.create_time.ToNanoseconds(), r.job.id),
-        )
+        jobs = [r for r in state.ordered_jobs() if r.job.connector == name]
         if not jobs:
             return []
         record = jobs[-1]

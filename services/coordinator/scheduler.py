@@ -15,6 +15,7 @@ assigned again in a later pass.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -29,7 +30,7 @@ from ferry.connectors import Registry
 from ferry.etcd import Keys, prefix_end
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK, JobRecord, TaskRecord
-from ferry.sync.state import SyncState, read_state
+from ferry.sync.state import SyncState, loads, read_state
 from ferry.v1 import common_pb2, connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
 from services.coordinator.leader import Leadership, ManagementLoop
@@ -168,9 +169,7 @@ class Planner:
     def _jobs(self, state: SyncState, now: float, decision: Decision) -> set[str]:
         """_jobs moves every job along; returns the task ids whose assignment it revokes."""
         revoked: set[str] = set()
-        ordered = sorted(
-            state.jobs.values(), key=lambda r: (r.job.create_time.ToNanoseconds(), r.job.id)
-        )
+        ordered = state.ordered_jobs()
         busy = {
             r.job.index for r in ordered if r.job.generation and r.job.state not in TERMINAL_JOB
         }
@@ -405,9 +404,8 @@ class Planner:
 
     def _assign(self, state: SyncState, revoked: set[str], decision: Decision) -> None:
         assigned = {t: a for t, a in state.assigned.items() if t not in revoked}
-        jobs = {r.job.id: r for r in state.jobs.values()}
         tasks: dict[str, tuple[JobRecord, TaskRecord]] = {
-            t.task.id: (r, t) for r in jobs.values() for t in r.tasks
+            t.task.id: (r, t) for r in state.jobs.values() for t in r.tasks
         }
         stale: list[Put | Delete] = []
         for task_id, agent in list(assigned.items()):
@@ -428,18 +426,13 @@ class Planner:
         if state.maintenance:
             return
         agents = {a.id: a for a in state.agents.values() if a.id not in state.drains}
-        load: Counter[str] = Counter(assigned.values())
-        for task_id, claim in state.claims.items():
-            if assigned.get(task_id) != claim.agent_id:
-                load[claim.agent_id] += 1  # still running it, releasing
+        load = loads(assigned, state.claims)
         per_job: dict[tuple[str, str], int] = Counter(
             (a, tasks[t][0].job.id) for t, a in assigned.items() if t in tasks
         )
         waiting: list[tuple[JobRecord, TaskRecord, connectors_pb2.ConnectorSpec]] = []
         releasing = 0
-        for record in sorted(
-            jobs.values(), key=lambda r: (r.job.create_time.ToNanoseconds(), r.job.id)
-        ):
+        for record in state.ordered_jobs():
             job = record.job
             if job.state not in (pb.JOB_STATE_PENDING, pb.JOB_STATE_RUNNING) or not job.generation:
                 continue
@@ -630,7 +623,7 @@ def scheduler_loop(
                     )
                 if listener.done():
                     listener.result()  # a broken watch ends the loop; the supervisor restarts it
-                with _suppress_timeout():
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), interval)
                 await asyncio.sleep(min_pause)
         finally:
@@ -638,11 +631,3 @@ def scheduler_loop(
             await watch.cancel()
 
     return schedule_jobs
-
-
-class _suppress_timeout:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
-        return exc_type is TimeoutError

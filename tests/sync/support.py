@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -99,11 +98,6 @@ class SyncCluster:
         if self._channel is None:
             self._channel = grpc.insecure_channel(self.coordinators[0].address)
         return self._channel
-
-    def use(self, coordinator: ServiceProcess) -> None:
-        if self._channel is not None:
-            self._channel.close()
-        self._channel = grpc.insecure_channel(coordinator.address)
 
     @property
     def connectors(self) -> connectors_pb2_grpc.ConnectorsStub:
@@ -223,10 +217,6 @@ def operations(store_url: str, index: str) -> int:
             return sum(s.max_seq_no + 1 for s in await store.shard_stats(index))
 
     return asyncio.run(count())
-
-
-def deadline(seconds: float) -> float:
-    return time.monotonic() + seconds
 
 
 def claim_history(etcd_endpoint: str, keys: Keys, since: int) -> list[tuple[str, str, str]]:

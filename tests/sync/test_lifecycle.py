@@ -118,17 +118,19 @@ def test_one_job_per_index_the_second_waits_pending(cluster: SyncCluster) -> Non
     cluster.generator("right", index="shared", seed=2, **config)
     a = cluster.sync("left")
     b = cluster.sync("right")
-    both_seen = False
-    while True:
+    seen: list[tuple[int, int]] = []  # (left's state, right's state) at every poll
+
+    def right_completed() -> bool:
         ja, jb = cluster.job(a.id), cluster.job(b.id)
-        assert not (
-            ja.state == jobs_pb2.JOB_STATE_RUNNING and jb.state == jobs_pb2.JOB_STATE_RUNNING
-        )
-        if ja.state == jobs_pb2.JOB_STATE_RUNNING and jb.state == jobs_pb2.JOB_STATE_PENDING:
-            both_seen = True
-        if jb.state == COMPLETED:
-            break
-        assert jb.state in (jobs_pb2.JOB_STATE_PENDING, jobs_pb2.JOB_STATE_RUNNING), jb
+        seen.append((ja.state, jb.state))
+        return jb.state == COMPLETED
+
+    wait_until(right_completed, timeout=120, interval=0.02, what="the second job completed")
+    running, pending = jobs_pb2.JOB_STATE_RUNNING, jobs_pb2.JOB_STATE_PENDING
+    assert (running, running) not in seen
+    assert all(right in (pending, running, COMPLETED) for _, right in seen), seen
+    both_seen = (running, pending) in seen
+    jb = cluster.job(b.id)
     ja = cluster.job(a.id)
     assert ja.state == COMPLETED and both_seen
     assert jb.start_time.ToNanoseconds() >= ja.end_time.ToNanoseconds()

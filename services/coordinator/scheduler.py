@@ -613,7 +613,9 @@ def scheduler_loop(
             while True:
                 changed.clear()
                 state = await read_state(client, keys)
-                decision = planner.decide(state, time.time())
+                # Deciding over thousands of tasks takes a good fraction of a second:
+                # off the event loop, so that this replica keeps serving the API.
+                decision = await asyncio.to_thread(planner.decide, state, time.time())
                 if decision.changes:
                     await apply(client, decision.changes, leadership.election.guard())
                 if decision.assigned or decision.revoked:

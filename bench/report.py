@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,19 @@ class Row:
     """The ratio to reach: at least this, or at most this when ``lower_is_better``."""
     lower_is_better: bool = False
     """True for times and memory, where Ferry must stay under ``target * raw_limit``."""
+
+    @classmethod
+    def of_rounds(
+        cls, figure: str, ferry: Sequence[float], raw: Sequence[float], unit: str, target: float
+    ) -> Row:
+        """of_rounds is the row of several rounds measured side by side: the medians."""
+        return cls(
+            figure=figure,
+            ferry=statistics.median(ferry),
+            raw_limit=statistics.median(raw),
+            unit=unit,
+            target=target,
+        )
 
     def __post_init__(self) -> None:
         if not self.raw_limit > 0:

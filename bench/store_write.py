@@ -23,7 +23,6 @@ import asyncio
 import json
 import random
 import sqlite3
-import statistics
 import string
 import sys
 import tempfile
@@ -148,12 +147,4 @@ def run() -> list[Row]:
     """run measures both sides in a temporary directory and returns the §10 row."""
     with tempfile.TemporaryDirectory(prefix="ferry-bench-store-") as tmp:
         raw, ferry = asyncio.run(measure(Path(tmp)))
-    return [
-        Row(
-            figure=FIGURE,
-            ferry=statistics.median(ferry),
-            raw_limit=statistics.median(raw),
-            unit="docs/s",
-            target=0.5,
-        )
-    ]
+    return [Row.of_rounds(FIGURE, ferry, raw, "docs/s", target=0.5)]

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -137,12 +136,4 @@ def run() -> list[Row]:
     """run measures both sides in a temporary directory and returns the §10 row."""
     with tempfile.TemporaryDirectory(prefix="ferry-bench-sync-") as tmp:
         raw, ferry = measure(Path(tmp))
-    return [
-        Row(
-            figure=FIGURE,
-            ferry=statistics.median(ferry),
-            raw_limit=statistics.median(raw),
-            unit="docs/s",
-            target=0.5,
-        )
-    ]
+    return [Row.of_rounds(FIGURE, ferry, raw, "docs/s", target=0.5)]

@@ -70,16 +70,17 @@ def test_sigstopped_agent_is_fenced_and_the_index_stays_exact(cluster: SyncClust
     zombie wakes (or dies); what matters is that the woken zombie writes nothing
     more and the index ends exact.
     """
-    zombie = cluster.agent(capacity=1, checkpoint_docs=1000, checkpoint_interval=60)
-    config = {"docs": 60_000, "doc_size": 64, "seed": 12, "checkpoint_every": 500}
+    pair = [cluster.agent(capacity=1, checkpoint_docs=1000, checkpoint_interval=60) for _ in "ab"]
+    config = {"docs": 200_000, "doc_size": 64, "seed": 12, "checkpoint_every": 500}
     cluster.generator("paused", tasks_max=1, **config)
     job = cluster.sync("paused")
-    wait_until(
-        lambda: cluster.job(job.id).tasks[0].counters.docs_seen > 0,
-        timeout=60,
-        what="first checkpoint",
-    )
-    successor = cluster.agent(capacity=1, checkpoint_docs=1000, checkpoint_interval=60)
+
+    def runner() -> str:
+        task = cluster.job(job.id).tasks[0]
+        return task.agent_id if task.state == RUNNING and task.counters.docs_seen > 0 else ""
+
+    holder = wait_until(runner, timeout=60, interval=0.02, what="first checkpoint")
+    zombie, successor = sorted(pair, key=lambda a: a.member_id != holder)
     zombie.signal(signal.SIGSTOP)
     wait_until(
         lambda: cluster.job(job.id).tasks[0].agent_id == successor.member_id,

@@ -20,7 +20,7 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from ferry.etcd import Session, probe
-from ferry.tasks import cancel_and_wait
+from ferry.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -122,10 +122,7 @@ class Membership:
             await session.close()  # revoke best-effort so our keys go at once
 
     async def _pause(self, seconds: float) -> None:
-        try:
-            await asyncio.wait_for(self._closing.wait(), seconds * (0.5 + random.random()))
-        except TimeoutError:
-            pass
+        await wait_event(self._closing, seconds * (0.5 + random.random()))
 
     async def stop(self) -> None:
         """stop deregisters (revoking the lease) and ends the background task; idempotent."""

@@ -19,3 +19,19 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
         await task
     except asyncio.CancelledError:
         pass
+
+
+async def wait_event(event: asyncio.Event, seconds: float) -> bool:
+    """wait_event waits until ``event`` is set or ``seconds`` pass; True if set.
+
+    Every "sleep, but wake early when told" goes through here. It is built on
+    ``asyncio.timeout``, not ``asyncio.wait_for``: on Python 3.11, a cancellation
+    that races wait_for's own timeout can come out as TimeoutError, and a loop that
+    reads a timeout as "nothing happened" then runs on, cancelled but never stopping.
+    """
+    try:
+        async with asyncio.timeout(max(0.0, seconds)):
+            await event.wait()
+    except TimeoutError:
+        return event.is_set()
+    return True

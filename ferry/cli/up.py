@@ -24,6 +24,7 @@ from ferry.errors import InvalidArgument
 from ferry.etcd import EmbeddedEtcd, free_port
 from ferry.specs import load_specs
 from ferry.store import open_store
+from ferry.tasks import wait_event
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,5 @@ async def _supervise(children: list[Child], stop: asyncio.Event) -> None:
                 file=sys.stderr,
                 flush=True,
             )
-            try:
-                await asyncio.wait_for(stop.wait(), delay)
-            except TimeoutError:
+            if not await wait_event(stop, delay):
                 await child.start()

@@ -19,7 +19,7 @@ from types import TracebackType
 import aetcd
 
 from ferry.errors import InvalidArgument, SessionLost
-from ferry.tasks import cancel_and_wait
+from ferry.tasks import cancel_and_wait, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -112,11 +112,8 @@ class Session:
         while not self.done.is_set():
             # Sleep until the next renewal, waking early if the deadline comes first.
             wait = min(self.keepalive_interval, max(0.0, self._valid_until - self._clock()))
-            try:
-                await asyncio.wait_for(self.done.wait(), timeout=wait)
+            if await wait_event(self.done, wait):
                 return
-            except TimeoutError:
-                pass
             # A process paused past its deadline (SIGSTOP, a long GC) must not
             # renew and carry on as if nothing happened: the lease may have
             # been handed over meanwhile.

@@ -48,6 +48,7 @@ from ferry.store.model import (
 )
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK
+from ferry.tasks import wait_event
 from ferry.v1 import connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
 
@@ -162,10 +163,7 @@ class TaskRunner:
                 return await acquire(self.ctx.client, session, key, self.ctx.agent_id.encode())
             except ClaimTaken:
                 # The previous owner is still releasing, or its lease has not expired.
-                try:
-                    await asyncio.wait_for(self.revoked.wait(), 0.1)
-                except TimeoutError:
-                    pass
+                await wait_event(self.revoked, 0.1)
 
     async def _run_claimed(self, claim: Claim) -> None:
         ctx = self.ctx
@@ -396,11 +394,8 @@ class _Work:
                         "error": repr(exc),
                     },
                 )
-                try:
-                    await asyncio.wait_for(self.runner.revoked.wait(), delay)
+                if await wait_event(self.runner.revoked, delay):
                     raise Revoked from exc
-                except TimeoutError:
-                    pass
                 # Start over from the last committed checkpoint, counters included.
                 self.counters.CopyFrom(self.task.counters)
                 self.at_checkpoint.CopyFrom(self.task.counters)

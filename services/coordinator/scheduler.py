@@ -15,7 +15,6 @@ assigned again in a later pass.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import Counter
@@ -31,6 +30,7 @@ from ferry.etcd import Keys, prefix_end
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK, JobRecord, TaskRecord
 from ferry.sync.state import SyncState, loads, read_state
+from ferry.tasks import wait_event
 from ferry.v1 import common_pb2, connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
 from services.coordinator.leader import Leadership, ManagementLoop
@@ -625,8 +625,7 @@ def scheduler_loop(
                     )
                 if listener.done():
                     listener.result()  # a broken watch ends the loop; the supervisor restarts it
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.wait(), interval)
+                await wait_event(changed, interval)
                 await asyncio.sleep(min_pause)
         finally:
             listener.cancel()

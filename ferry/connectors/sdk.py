@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from ferry import secrets
 from ferry.errors import FieldViolation
 
 
@@ -57,6 +58,18 @@ def _type_error(f: Field, value: Any) -> str | None:
     return None if ok else f"must be of type {f.type.value}, got {type(value).__name__}"
 
 
+def _reference_problem(f: Field, value: str) -> str | None:
+    problems = secrets.reference_errors(value)
+    if problems:
+        return "; ".join(problems)
+    if f.secret and not secrets.has_reference(value):
+        return (
+            "is a secret: give a ${env:NAME} or ${file:PATH} reference, "
+            "resolved on the agent (the value itself is never stored)"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class ConfigSchema:
     """ConfigSchema validates and normalises a source's config."""
@@ -95,6 +108,8 @@ class ConfigSchema:
             problem = _type_error(f, value)
             if problem is None and f.choices and value not in f.choices:
                 problem = f"must be one of {', '.join(f.choices)}"
+            if problem is None and isinstance(value, str):
+                problem = _reference_problem(f, value)
             if problem is None and f.type in (FieldType.INTEGER, FieldType.NUMBER):
                 if not math.isfinite(value):
                     problem = "must be finite"
@@ -155,8 +170,14 @@ class Source(abc.ABC):
     incremental: ClassVar[bool] = False
     advanced_rules: ClassVar[bool] = False
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
+    def __init__(
+        self, config: Mapping[str, Any], *, advanced_rules: Mapping[str, Any] | None = None
+    ) -> None:
         self.config = dict(config)
+        """config: validated, defaults applied, secret references resolved."""
+        self.advanced_rules = dict(advanced_rules or {})
+        """advanced_rules: the connector's ``rules.advanced``, for sources that declare
+        ``advanced_rules = True`` (e.g. ``{"where": "..."}`` for the SQL sources)."""
 
     @classmethod
     def plan_tasks(cls, config: Mapping[str, Any], tasks_max: int) -> Sequence[TaskPlan]:
@@ -166,6 +187,12 @@ class Source(abc.ABC):
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:
         """validate checks what the schema cannot (cross-field rules); paths start "config."."""
+        return []
+
+    @classmethod
+    def validate_advanced_rules(cls, rules: Mapping[str, Any]) -> list[FieldViolation]:
+        """validate_advanced_rules checks ``rules.advanced`` at create/update time;
+        paths start "rules.advanced."."""
         return []
 
     async def ping(self) -> None:  # noqa: B027 — optional hook, reachable by default

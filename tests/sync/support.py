@@ -129,20 +129,51 @@ class SyncCluster:
         error_policy: connectors_pb2.ErrorPolicy | None = None,
         **config: Any,
     ) -> connectors_pb2.Connector:
+        return self.create(
+            name,
+            "generator",
+            config,
+            index=index,
+            tasks_max=tasks_max,
+            selector=selector,
+            schedule=schedule,
+            error_policy=error_policy,
+        )
+
+    def create(
+        self,
+        name: str,
+        type_: str,
+        config: dict[str, Any],
+        *,
+        index: str = "",
+        tasks_max: int = 1,
+        selector: dict[str, str] | None = None,
+        schedule: connectors_pb2.Schedule | None = None,
+        error_policy: connectors_pb2.ErrorPolicy | None = None,
+        rules: connectors_pb2.SyncRules | None = None,
+        **spec_fields: Any,
+    ) -> connectors_pb2.Connector:
+        """create stores a connector of any type; spec_fields set other ConnectorSpec
+        fields (isolation, memory_limit_bytes)."""
         struct = struct_pb2.Struct()
         struct.update(config)
         spec = connectors_pb2.ConnectorSpec(
             name=name,
-            type="generator",
+            type=type_,
             index=index or name,
             config=struct,
             tasks_max=tasks_max,
             agent_selector=selector or {},
+            **spec_fields,
         )
-        if schedule is not None:
-            spec.schedule.CopyFrom(schedule)
-        if error_policy is not None:
-            spec.error_policy.CopyFrom(error_policy)
+        for field, value in (
+            ("schedule", schedule),
+            ("error_policy", error_policy),
+            ("rules", rules),
+        ):
+            if value is not None:
+                getattr(spec, field).CopyFrom(value)
         return self.connectors.Create(connectors_pb2.CreateConnectorRequest(spec=spec), timeout=5)
 
     def update_config(self, name: str, **config: Any) -> connectors_pb2.Connector:
@@ -154,6 +185,17 @@ class SyncCluster:
 
     def sync(self, name: str, kind: int = jobs_pb2.JOB_KIND_FULL) -> jobs_pb2.Job:
         return self.jobs.Start(jobs_pb2.StartJobRequest(connector=name, kind=kind), timeout=5)
+
+    def sync_and_wait(
+        self, name: str, kind: int = jobs_pb2.JOB_KIND_FULL, *, timeout: float = 60.0
+    ) -> jobs_pb2.Job:
+        """sync_and_wait runs one job to its end and asserts it COMPLETED."""
+        job = self.wait_job(self.sync(name, kind).id, timeout=timeout)
+        assert job.state == jobs_pb2.JOB_STATE_COMPLETED, (
+            f"job {job.id} ended {jobs_pb2.JobState.Name(job.state)}: "
+            + "; ".join(f"{t.id}: {t.error}" for t in job.tasks if t.error)
+        )
+        return job
 
     def job(self, job_id: str) -> jobs_pb2.Job:
         return self.jobs.Get(jobs_pb2.GetJobRequest(id=job_id), timeout=5)

@@ -98,6 +98,8 @@ class AgentConfig(ServiceConfig):
     """...or this many seconds, whichever comes first (at the source's next checkpoint)."""
     batch_docs: int = 1000
     """Documents per store write."""
+    isolated_memory_mb: int = 1024
+    """Memory limit of an isolated connector's process when its spec sets none."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -109,6 +111,8 @@ class AgentConfig(ServiceConfig):
             raise InvalidArgument.field("checkpoint_interval", "must be in (0, 3600] seconds")
         if not 1 <= self.batch_docs <= 10_000:
             raise InvalidArgument.field("batch_docs", "must be between 1 and 10000")
+        if not 32 <= self.isolated_memory_mb <= 1_048_576:
+            raise InvalidArgument.field("isolated_memory_mb", "must be between 32 and 1048576")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,12 +10,17 @@ from typing import Any
 
 from opentelemetry import trace
 
+from ferry import secrets
+
 # Attributes every LogRecord has; anything else came in through ``extra=``.
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 class JsonFormatter(logging.Formatter):
-    """JsonFormatter renders a record as one JSON object with trace and span ids."""
+    """JsonFormatter renders a record as one JSON object with trace and span ids.
+
+    Text that holds a resolved secret (see :mod:`ferry.secrets`) is redacted.
+    """
 
     def __init__(self, service: str, member_id: str) -> None:
         super().__init__()
@@ -30,7 +35,7 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "member": self.member_id,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": secrets.redact(record.getMessage()),
         }
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
@@ -39,10 +44,12 @@ class JsonFormatter(logging.Formatter):
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = (
-                    value if isinstance(value, (int, float, bool, type(None))) else str(value)
+                    value
+                    if isinstance(value, (int, float, bool, type(None)))
+                    else secrets.redact(str(value))
                 )
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = secrets.redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 

@@ -18,9 +18,17 @@ import grpc
 from opentelemetry import trace
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SpanExporter,
+    SpanExportResult,
+)
+from opentelemetry.trace import Status
+from opentelemetry.util.types import Attributes
 
+from ferry import secrets
 from ferry.errors import InvalidArgument
 
 EXPORTERS = ("otlp", "console", "none")
@@ -66,13 +74,63 @@ def setup_tracing(
         if choice == "otlp":
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 
-            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+            exporter: SpanExporter = OTLPSpanExporter()
         else:
-            provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+            exporter = ConsoleSpanExporter()
+        provider.add_span_processor(BatchSpanProcessor(RedactingExporter(exporter)))
     for processor in extra_processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     return provider
+
+
+class RedactingExporter(SpanExporter):
+    """RedactingExporter hides resolved secrets in span attributes, events and status
+    before the spans leave the process (an exception message may quote one)."""
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not secrets.known():
+            return self.inner.export(spans)
+        return self.inner.export([redact_span(span) for span in spans])
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
+def _redact_attributes(attributes: Attributes) -> Attributes:
+    if not attributes:
+        return attributes
+    return {
+        key: secrets.redact(value) if isinstance(value, str) else value
+        for key, value in attributes.items()
+    }
+
+
+def redact_span(span: ReadableSpan) -> ReadableSpan:
+    """redact_span is a copy of span with every resolved secret replaced."""
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, secrets.redact(status.description))
+    return ReadableSpan(
+        name=span.name,
+        context=span.context,
+        parent=span.parent,
+        resource=span.resource,
+        attributes=_redact_attributes(span.attributes),
+        events=[Event(e.name, _redact_attributes(e.attributes), e.timestamp) for e in span.events],
+        links=span.links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
 
 
 def server_interceptors() -> list[grpc.aio.ServerInterceptor]:

@@ -119,6 +119,11 @@ def add_commands(subparsers: Any) -> None:
         "--checkpoint-interval", type=float, help="or after this many seconds (default 2)"
     )
     p.add_argument("--batch-docs", type=int, help="documents per store write (default 1000)")
+    p.add_argument(
+        "--isolated-memory-mb",
+        type=int,
+        help="memory limit of an isolated connector's process without its own (default 1024)",
+    )
     p.set_defaults(func=_agent)
 
     p = subparsers.add_parser("replicator", help="run a replicator")

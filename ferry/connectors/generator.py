@@ -160,8 +160,10 @@ class GeneratorSource(Source):
     incremental = True
     schema = SCHEMA
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(
+        self, config: Mapping[str, Any], *, advanced_rules: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(config, advanced_rules=advanced_rules)
         self.dataset = Dataset.from_config(self.config)
 
     @classmethod

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+import os
 from collections.abc import Iterable, Mapping
 from importlib.metadata import entry_points
 
@@ -12,6 +14,9 @@ from ferry.errors import InvalidArgument
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "ferry.connectors"
+PLUGINS_ENV = "FERRY_CONNECTOR_PLUGINS"
+"""PLUGINS_ENV lists more sources as ``module:Class`` (comma-separated), importable
+without installing a distribution: a plugin under development, a site's own."""
 
 
 class Registry:
@@ -40,7 +45,8 @@ class Registry:
 
 
 def load_registry() -> Registry:
-    """load_registry imports every ``ferry.connectors`` entry point.
+    """load_registry imports every ``ferry.connectors`` entry point, then the
+    ``module:Class`` sources named by ``FERRY_CONNECTOR_PLUGINS``.
 
     A plugin that fails to import is logged and skipped: one broken plugin
     must not take the whole agent or coordinator down.
@@ -48,8 +54,13 @@ def load_registry() -> Registry:
     registry = Registry()
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
-            source = ep.load()
-            registry.register(source)
+            registry.register(ep.load())
         except Exception:
             log.exception("connector plugin failed to load", extra={"entry_point": ep.name})
+    for spec in filter(None, (s.strip() for s in os.environ.get(PLUGINS_ENV, "").split(","))):
+        try:
+            module, _, name = spec.partition(":")
+            registry.register(getattr(importlib.import_module(module), name))
+        except Exception:
+            log.exception("connector plugin failed to load", extra={"plugin": spec})
     return registry

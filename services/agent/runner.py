@@ -26,14 +26,18 @@ import asyncio
 import logging
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import aetcd
 from google.protobuf import json_format
+from opentelemetry import trace
 
+from ferry import secrets
 from ferry.config import AgentConfig
 from ferry.connectors import Checkpoint, Delete, Document, Registry, Source, TaskPlan
+from ferry.connectors.rules import Rules
 from ferry.errors import AlreadyExists, Fenced, InvalidArgument, NotFound
 from ferry.etcd import Claim, ClaimTaken, Keys, Session, acquire
 from ferry.store import Store
@@ -48,11 +52,13 @@ from ferry.store.model import (
 )
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK
-from ferry.tasks import wait_event
+from ferry.tasks import closing, wait_event
 from ferry.v1 import connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
+from services.agent import isolation
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 RECENT_ERRORS = 10
 """RECENT_ERRORS bounds Task.recent_document_errors."""
@@ -213,18 +219,28 @@ class TaskRunner:
             },
         )
         work = _Work(self, job, connector, fence)
-        try:
-            if task.sweep:
-                await work.sweep()
-            else:
-                await work.stream()
-        except Revoked:
-            await self._hand_back(work)
-            return
-        except TaskFailed as exc:
-            await self._end(pb.TASK_STATE_FAILED, str(exc), work)
-            return
-        await self._end(pb.TASK_STATE_COMPLETED, "", work)
+        attributes: dict[str, str | int] = {
+            "ferry.job": job.id,
+            "ferry.task": task.id,
+            "ferry.connector": job.connector,
+            "ferry.partition": task.partition,
+            "ferry.fencing_token": claim.token,
+        }
+        with tracer.start_as_current_span("task", attributes=attributes) as span:
+            try:
+                if task.sweep:
+                    await work.sweep()
+                else:
+                    await work.stream()
+            except Revoked:
+                span.add_event("revoked")
+                await self._hand_back(work)
+                return
+            except TaskFailed as exc:
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                await self._end(pb.TASK_STATE_FAILED, str(exc), work)
+                return
+            await self._end(pb.TASK_STATE_COMPLETED, "", work)
 
     # Records ------------------------------------------------------------------------
 
@@ -244,7 +260,7 @@ class TaskRunner:
     async def _end(self, state: pb.TaskState, error: str, work: _Work) -> None:
         tx = self.ctx.client.transactions
         self.task.state = state
-        self.task.error = error
+        self.task.error = secrets.redact(error)
         self.task.end_time.GetCurrentTime()
         extra = [tx.delete(self.ctx.keys.assignment(self.ctx.agent_id, self.task_id).encode())]
         if state == pb.TASK_STATE_COMPLETED:
@@ -303,6 +319,7 @@ class _Work:
         self.fence = fence
         self.stamp = Stamp(records.stamp_scope(job.connector), job.generation)
         self.policy = Policy.of(connector.spec.error_policy)
+        self.rules = Rules(connector.spec.rules)
         task = runner.task
         self.full = job.kind != pb.JOB_KIND_INCREMENTAL
         self.cursor: dict[str, Any] | None = None
@@ -350,30 +367,56 @@ class _Work:
         )
         return records.from_struct(offset.cursor)
 
-    def _source(self) -> Source:
+    def _source_config(self) -> tuple[type[Source], dict[str, Any], dict[str, Any]]:
+        """_source_config is the source class, its config (validated, secrets resolved)
+        and its advanced rules."""
         spec = self.connector.spec
-        source_cls = self.ctx.registry.types.get(spec.type)
+        source_cls = self.ctx.registry.get(spec.type)
         if source_cls is None:
             raise TaskFailed(f"connector type {spec.type!r} is not installed on this agent")
         config, problems = source_cls.schema.validate(records.from_struct(spec.config))
         if problems:
             raise TaskFailed("invalid config: " + "; ".join(str(p) for p in problems))
-        return source_cls(config)
+        try:
+            config = secrets.resolve(config)
+        except secrets.SecretError as exc:
+            raise TaskFailed(str(exc)) from None
+        return source_cls, config, records.from_struct(spec.rules.advanced)
 
     async def stream(self) -> None:
         """stream reads the task's share from its checkpoint, retrying per the error policy."""
-        source = self._source()
+        source_cls, config, advanced = self._source_config()
         plan = TaskPlan(
             partition=self.task.partition,
             params=records.from_struct(self.task.params),
             estimate=self.task.counters.docs_total_estimate,
         )
+        isolated = self.connector.spec.isolation == connectors_pb2.ISOLATION_PROCESS
+        source = None if isolated else source_cls(config, advanced_rules=advanced)
         self.cursor = await self._start_cursor()
         attempt = 0
         progress = self.task.counters.docs_seen
         while True:
+            if source is None:
+                items = isolation.stream(
+                    isolation.Request(
+                        source_type=source_cls.name,
+                        config=config,
+                        advanced=advanced,
+                        plan=plan,
+                        full=self.full,
+                        cursor=self.cursor,
+                        memory_limit=self.connector.spec.memory_limit_bytes
+                        or self.ctx.settings.isolated_memory_mb * 2**20,
+                        secrets=secrets.known(),
+                        member_id=self.ctx.agent_id,
+                    )
+                )
+            else:
+                items = _pinged(source, plan, self.full, self.cursor)
             try:
-                await self._stream_once(source, plan)
+                async with closing(items):
+                    await self._stream_once(items)
                 return
             except (Revoked, TaskFailed, Fenced, asyncio.CancelledError):
                 raise
@@ -382,8 +425,9 @@ class _Work:
                     attempt = 0  # a checkpoint was committed since the last failure
                     progress = self.task.counters.docs_seen
                 attempt += 1
+                reason = secrets.redact(f"{type(exc).__name__}: {exc}")
                 if attempt > self.policy.retries:
-                    raise TaskFailed(f"{type(exc).__name__}: {exc}") from exc
+                    raise TaskFailed(reason) from exc
                 delay = self.policy.backoff(attempt)
                 log.warning(
                     "task error; retrying from its checkpoint",
@@ -391,7 +435,7 @@ class _Work:
                         "task": self.task.id,
                         "attempt": attempt,
                         "in": round(delay, 2),
-                        "error": repr(exc),
+                        "error": reason,
                     },
                 )
                 if await wait_event(self.runner.revoked, delay):
@@ -402,15 +446,20 @@ class _Work:
                 self.batch.clear()
                 self.cursor = await self._start_cursor()
 
-    async def _stream_once(self, source: Source, plan: TaskPlan) -> None:
+    async def _stream_once(self, items: AsyncIterator[isolation.Item]) -> None:
         settings = self.ctx.settings
         revoked = self.runner.revoked
-        async for item in source.stream(plan, full=self.full, cursor=self.cursor):
+        async for item in items:
             if revoked.is_set():
                 raise Revoked
             if isinstance(item, Document):
                 self.counters.docs_seen += 1
-                self.batch.append(IndexOp(item.id, item.source))
+                if not self.rules or self.rules.includes(item.source):
+                    self.batch.append(IndexOp(item.id, item.source))
+                elif not self.full:
+                    # Excluded now: if an earlier sync indexed it, it must go. (A FULL
+                    # job's sweep removes it, since this job does not re-write it.)
+                    self.batch.append(DeleteOp(item.id))
             elif isinstance(item, Delete):
                 self.counters.docs_seen += 1
                 self.batch.append(DeleteOp(item.id))
@@ -465,7 +514,7 @@ class _Work:
     def _document_error(self, doc_id: str, message: str) -> None:
         self.counters.docs_failed += 1
         errors = self.task.recent_document_errors
-        error = errors.add(doc_id=doc_id, message=message[:1000])
+        error = errors.add(doc_id=doc_id, message=secrets.redact(message)[:1000])
         error.time.GetCurrentTime()
         if len(errors) > RECENT_ERRORS:
             del errors[0]
@@ -497,6 +546,16 @@ class _Work:
         self.task.checkpoint_time.GetCurrentTime()
         await self.runner._put_task(self.offset_ops(final=False))
         self.last_commit = now
+
+
+async def _pinged(
+    source: Source, plan: TaskPlan, full: bool, cursor: dict[str, Any] | None
+) -> AsyncIterator[isolation.Item]:
+    """_pinged checks the source is reachable, then streams it."""
+    await source.ping()
+    async with closing(source.stream(plan, full=full, cursor=cursor)) as items:
+        async for item in items:
+            yield item
 
 
 async def _ensure_index(store: Store, name: str) -> None:

@@ -9,6 +9,8 @@ from typing import Any
 
 import grpc
 from google.protobuf import struct_pb2
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from ferry import etcd as ferry_etcd
 from ferry.connectors.generator import GeneratorSource
@@ -226,6 +228,16 @@ class SyncCluster:
     def close(self) -> None:
         if self._channel is not None:
             self._channel.close()
+
+
+def bad_fields(call: grpc.RpcError) -> dict[str, str]:
+    """bad_fields is an INVALID_ARGUMENT's BadRequest violations, field → description."""
+    assert call.code() == grpc.StatusCode.INVALID_ARGUMENT, call  # type: ignore[attr-defined]
+    status = rpc_status.from_call(call)  # type: ignore[arg-type]
+    assert status is not None
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(bad_request)
+    return {v.field: v.description for v in bad_request.field_violations}
 
 
 def index_equals_generator(store_url: str, index: str, **config: Any) -> None:

@@ -1,0 +1,86 @@
+"""Process isolation: a connector's source in a child process with a memory limit (SPEC §4.9)."""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf import duration_pb2
+
+from ferry.connectors.registry import PLUGINS_ENV
+from ferry.v1 import connectors_pb2, jobs_pb2
+from tests.connectors.sources import PLUGINS
+from tests.helpers import wait_until
+from tests.sync.support import SyncCluster, index_equals_generator
+
+PROCESS = connectors_pb2.ISOLATION_PROCESS
+QUICK_RETRY = connectors_pb2.ErrorPolicy(
+    max_retries=1,
+    initial_backoff=duration_pb2.Duration(nanos=100_000_000),
+    max_backoff=duration_pb2.Duration(nanos=200_000_000),
+)
+
+
+@pytest.fixture(autouse=True)
+def test_sources(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process of the cluster (and the isolated children) can load the test sources."""
+    monkeypatch.setenv(PLUGINS_ENV, PLUGINS)
+
+
+def test_isolated_generator_syncs_exactly(cluster: SyncCluster) -> None:
+    cluster.agent(capacity=2)
+    config = {"docs": 5000, "checkpoint_every": 250}
+    cluster.create("iso", "generator", config, tasks_max=2, isolation=PROCESS)
+    job = cluster.sync_and_wait("iso")
+    assert job.counters.docs_indexed == 5000
+    index_equals_generator(cluster.store_url, "iso", **config)
+
+
+def test_memory_hog_is_stopped_while_a_neighbour_completes(cluster: SyncCluster) -> None:
+    agent = cluster.agent(capacity=2)
+    limit = 160 * 2**20
+    cluster.create(
+        "hog",
+        "test-memory-hog",
+        {"mib_per_doc": 8},
+        isolation=PROCESS,
+        memory_limit_bytes=limit,
+        error_policy=QUICK_RETRY,
+    )
+    config = {"docs": 20_000, "doc_size": 256}
+    cluster.create("calm", "generator", config)
+    hog = cluster.sync("hog")
+    calm = cluster.sync("calm")
+
+    ended = cluster.wait_job(hog.id)
+    assert ended.state == jobs_pb2.JOB_STATE_FAILED
+    [task] = ended.tasks
+    assert "exceeded its memory limit of 160 MiB" in task.error, task.error
+    # Restarted per the error policy (one retry) before it failed.
+    wait_until(
+        lambda: agent.log().count("exceeded its memory limit of 160 MiB") >= 2,
+        what="the retry of the hog logged",
+    )
+    done = cluster.wait_job(calm.id)
+    assert done.state == jobs_pb2.JOB_STATE_COMPLETED
+    index_equals_generator(cluster.store_url, "calm", **config)
+    # The agent itself never went down.
+    assert agent.process is not None and agent.process.poll() is None
+    assert {a.id for a in cluster.list_agents()} == {agent.member_id}
+
+
+def test_crash_is_reported_with_its_signal(cluster: SyncCluster) -> None:
+    cluster.agent()
+    cluster.create("crash", "test-crasher", {"docs": 10}, isolation=PROCESS,
+                   error_policy=QUICK_RETRY)  # fmt: skip
+    job = cluster.wait_job(cluster.sync("crash").id)
+    assert job.state == jobs_pb2.JOB_STATE_FAILED
+    assert "connector process crashed: killed by SIGABRT" in job.tasks[0].error
+
+
+def test_memory_limit_needs_process_isolation(cluster: SyncCluster) -> None:
+    import grpc
+
+    from tests.sync.support import bad_fields
+
+    with pytest.raises(grpc.RpcError) as raised:
+        cluster.create("x", "generator", {}, memory_limit_bytes=2**20)
+    assert set(bad_fields(raised.value)) == {"spec.memory_limit_bytes"}

@@ -263,6 +263,23 @@ async def _compare(store_url: str, index: str, config: dict[str, Any]) -> None:
                 assert doc.source == source.document(i).source, f"doc-{i} differs"
 
 
+def index_documents(store_url: str, index: str) -> dict[str, dict[str, Any]]:
+    """index_documents is every document of the index, id → source."""
+
+    async def read() -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        async with open_store(store_url) as store:
+            cursor = ""
+            while True:
+                page = await store.search(index, size=1000, cursor=cursor)
+                found.update((doc.id, doc.source) for doc in page.hits)
+                if not page.next_cursor:
+                    return found
+                cursor = page.next_cursor
+
+    return asyncio.run(read())
+
+
 def operations(store_url: str, index: str) -> int:
     """operations is how many writes the index's history holds (re-writes included)."""
 

@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ferry import secrets
 from ferry.connectors.sdk import (
     Checkpoint,
     ConfigSchema,
@@ -540,7 +541,8 @@ class FilesystemSource(Source):
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:
         problems = []
         path = config.get("path")
-        if isinstance(path, str) and not path.startswith("/"):
+        # A reference (${env:DOCS_DIR}) is resolved, and so checked, on the agent.
+        if isinstance(path, str) and not path.startswith("/") and not secrets.has_reference(path):
             problems.append(FieldViolation("config.path", "must be an absolute path"))
         for key in ("include", "exclude"):
             problems += _pattern_problems(f"config.{key}", config.get(key))

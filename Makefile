@@ -11,9 +11,10 @@ PROTOS := $(wildcard protos/ferry/v1/*.proto)
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/ferry-git-connector/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps -e examples/ferry-git-connector
 	touch $(STAMP)
 
 ## run: a complete single-machine Ferry (embedded etcd, coordinator, agent, replicator)

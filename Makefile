@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml examples/ferry-git-connector/pyproject.toml
 	touch $(STAMP)
 
 ## run: a complete single-machine Ferry (embedded etcd, coordinator, agent, replicator)
+## with an embedded PostgreSQL holding pgbench's tables, and the demo connectors
 run: $(STAMP)
-	$(BIN)/ferry up --data-dir $(DATA_DIR) --connectors-file examples/demo-connectors.yaml
+	FERRY_DEMO_DOCS=$(CURDIR)/docs $(BIN)/ferry up --data-dir $(DATA_DIR) \
+		--connectors-file examples/demo-connectors.yaml --demo-postgres
 
 ## test: the whole suite, as CI runs it
 test: $(STAMP)

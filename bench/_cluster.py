@@ -225,10 +225,16 @@ class Cluster:
 
     def generator(self, name: str, *, tasks_max: int = 1, **config: Any) -> None:
         """generator creates a generator connector indexing into an index of its own name."""
+        self.connector(name, "generator", config, tasks_max=tasks_max)
+
+    def connector(
+        self, name: str, type_: str, config: dict[str, Any], *, tasks_max: int = 1
+    ) -> None:
+        """connector creates a connector of any type indexing into an index of its own name."""
         struct = struct_pb2.Struct()
         struct.update(config)
         spec = connectors_pb2.ConnectorSpec(
-            name=name, type="generator", index=name, config=struct, tasks_max=tasks_max
+            name=name, type=type_, index=name, config=struct, tasks_max=tasks_max
         )
         connectors_pb2_grpc.ConnectorsStub(self.channel).Create(
             connectors_pb2.CreateConnectorRequest(spec=spec), timeout=10

@@ -75,6 +75,7 @@ def _up(args: argparse.Namespace) -> int:
         lease_ttl=args.lease_ttl,
         log_level=args.log_level,
         store_url=args.store_url or "",
+        demo_postgres=args.demo_postgres,
     )
     return _run(lambda: up(options))
 
@@ -95,6 +96,12 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--store-url",
         help="index store of every service (default: sqlite:///<data-dir>/store/ferry.db)",
+    )
+    p.add_argument(
+        "--demo-postgres",
+        action="store_true",
+        help="also run an embedded PostgreSQL with pgbench's tables; its URL is "
+        "FERRY_DEMO_POSTGRES_DSN in every service's environment",
     )
     p.set_defaults(func=_up)
 

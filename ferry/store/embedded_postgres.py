@@ -157,6 +157,24 @@ class EmbeddedPostgres:
             raise InvalidArgument.field("name", f"{name!r} is not a plain lower-case identifier")
         self._psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
+    def load_pgbench(self, database: str, *, scale: int = 1, transactions: int = 0) -> None:
+        """load_pgbench (re)creates pgbench's tables in ``database`` (``pgbench -i``):
+        100,000 accounts per scale unit, with their branches and tellers; then runs
+        ``transactions`` of pgbench's TPC-B-like transactions on each of 2 clients
+        (balances change, history rows appear). Blocks."""
+        if self._server is None:
+            raise RuntimeError("embedded PostgreSQL is not running")
+        info = self._server.get_postmaster_info()
+        pgbench = str(_wheel()._commands.POSTGRES_BIN_PATH / "pgbench")
+        where = ["-h", str(info.socket_dir), "-p", str(info.port), "-U", "postgres", database]
+        steps = [[pgbench, "-i", "-q", "-s", str(scale), "--foreign-keys", *where]]
+        if transactions:
+            steps.append([pgbench, "-n", "-c", "2", "-j", "2", "-t", str(transactions), *where])
+        for argv in steps:
+            done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+            if done.returncode != 0:
+                raise Unavailable(f"{' '.join(argv[:2])} failed: {done.stderr.strip()[-2000:]}")
+
     def _psql(self, command: str) -> None:
         if self._server is None:
             raise RuntimeError("embedded PostgreSQL is not running")

@@ -43,7 +43,8 @@ def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> N
         assert status["etcd"]["healthy"]  # type: ignore[index]
 
         listed = ferry("connectors", "list", "--coordinator", address, "-o", "json")
-        assert [c["spec"]["name"] for c in json.loads(listed.stdout)] == ["demo-generator"]
+        demo = ["demo-generator", "docs", "pgbench-accounts"]
+        assert [c["spec"]["name"] for c in json.loads(listed.stdout)] == demo
         assert '"docs": 10000,' in listed.stdout  # whole numbers stay whole, as in the file
         table = ferry("connectors", "list", "--coordinator", address)
         assert "demo-generator" in table.stdout and "running" in table.stdout
@@ -58,7 +59,7 @@ def test_ferry_up_runs_a_complete_cluster_and_stops_cleanly(tmp_path: Path) -> N
             listed = ferry("connectors", "list", "--coordinator", address, "-o", "json")
             return [c["spec"]["name"] for c in json.loads(listed.stdout)]
 
-        wait_until(lambda: names() == ["demo-generator", "second"], what="file re-applied")
+        wait_until(lambda: names() == [*demo, "second"], what="file re-applied")
         assert up.poll() is None
     finally:
         up.send_signal(signal.SIGTERM)

@@ -21,9 +21,11 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +88,9 @@ def test_readme_tour_covers_the_basics() -> None:
         "ferry connectors list",
         "ferry connectors get",
         "ferry connectors types",
+        "ferry sync pgbench-accounts --watch",
+        "ferry sync docs --watch",
+        "ferry index count docs --match",
         "ferry connectors create -f examples/",
         "ferry connectors pause",
         "ferry connectors resume",
@@ -103,16 +108,21 @@ def test_readme_tour_runs_against_ferry_up(tmp_path: Path, grpcurl: str) -> None
     commands = tour_commands()
     address = f"127.0.0.1:{free_port()}"
     out = tmp_path / "up.out"
+    # As `make run` does. The data dir is outside pytest's tmp_path: as root the demo
+    # PostgreSQL runs as another user, which must reach it (see embedded_postgres).
+    data_dir = Path(tempfile.mkdtemp(prefix="ferry-tour-"))
+    up_env = {**_clean_env(), "FERRY_DEMO_DOCS": str(REPO / "docs")}
     with open(out, "w") as sink:
         up = subprocess.Popen(
-            [*FERRY, "up", "--data-dir", str(tmp_path / "data"), "--listen", address,
-             "--connectors-file", "examples/demo-connectors.yaml", "--lease-ttl", "3"],
+            [*FERRY, "up", "--data-dir", str(data_dir), "--listen", address,
+             "--connectors-file", "examples/demo-connectors.yaml", "--lease-ttl", "3",
+             "--demo-postgres"],
             stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            cwd=REPO, env=_clean_env(),
+            cwd=REPO, env=up_env,
         )  # fmt: skip
     try:
         wait_until(
-            lambda: health_status(address) == SERVING, timeout=60, what="coordinator SERVING"
+            lambda: health_status(address) == SERVING, timeout=120, what="coordinator SERVING"
         )
 
         def leader_and_agent() -> bool:
@@ -150,4 +160,5 @@ def test_readme_tour_runs_against_ferry_up(tmp_path: Path, grpcurl: str) -> None
     finally:
         up.send_signal(signal.SIGTERM)
         code = up.wait(timeout=60)
+        shutil.rmtree(data_dir, ignore_errors=True)
     assert code == 0, out.read_text()[-3000:]

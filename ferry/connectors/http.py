@@ -332,7 +332,11 @@ class HttpSource(Source):
             if isinstance(page, int | float) and not isinstance(page, bool):
                 return int(page)
         elif s.pagination == "cursor" and cursor.get("cursor") is not None:
-            return cursor["cursor"]
+            position = cursor["cursor"]
+            # A numeric cursor comes back from the checkpoint as a float: 500 → 500.0.
+            if isinstance(position, float) and position.is_integer():
+                return int(position)
+            return position
         return s.first_position
 
     def _next(self, position: Any, body: Any, count: int, url: URL) -> Any:

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote as url_quote
 
+from ferry import secrets
 from ferry.connectors.sdk import ConfigSchema, Field, FieldType
 from ferry.connectors.sql import COMMON_FIELDS, Column, Reader, SqlSource, Target, quote
 from ferry.errors import FailedPrecondition, FieldViolation, Unavailable
@@ -116,7 +117,9 @@ class SqliteSource(SqlSource):
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:
         errors = []
-        if not str(config.get("path", "")).startswith("/"):
+        path = str(config.get("path", ""))
+        # A reference (${env:DB_PATH}) is resolved, and so checked, on the agent.
+        if not path.startswith("/") and not secrets.has_reference(path):
             errors.append(FieldViolation("config.path", "must be an absolute path"))
         return errors + super().validate(config)
 

@@ -5,7 +5,8 @@ source in its own process. It starts ``python -m services.agent.isolation``,
 hands it the source type, the resolved config, the task plan and the cursor
 on stdin, and reads the items the source yields from a dedicated pipe. Only
 the source runs in the child: batching, fencing, checkpoints and store writes
-stay in the agent, so a child can never write anything a zombie could.
+stay in the agent, so a child can never write anything a zombie could. The
+child pings the source before streaming, as the agent does in-process.
 
 The child's memory is bounded twice: ``RLIMIT_DATA`` (its heap and private
 mappings; an allocation past it raises MemoryError in the child), and the
@@ -220,6 +221,7 @@ async def _serve(request: Request, out: Any) -> None:
     started = time.monotonic()
     try:
         source = source_cls(request.config, advanced_rules=request.advanced)
+        await source.ping()
         async with closing(
             source.stream(request.plan, full=request.full, cursor=request.cursor)
         ) as items:

@@ -38,7 +38,7 @@ from ferry import secrets
 from ferry.config import AgentConfig
 from ferry.connectors import Checkpoint, Delete, Document, Registry, Source, TaskPlan
 from ferry.connectors.rules import Rules
-from ferry.errors import AlreadyExists, Fenced, InvalidArgument, NotFound
+from ferry.errors import AlreadyExists, Fenced, FerryError, InvalidArgument, NotFound
 from ferry.etcd import Claim, ClaimTaken, Keys, Session, acquire
 from ferry.store import Store
 from ferry.store.model import (
@@ -114,7 +114,7 @@ class Policy:
         )
 
     def backoff(self, attempt: int) -> float:
-        """backoff is capped exponential with full jitter."""
+        """backoff is capped exponential, jittered between half and all of the cap."""
         ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
@@ -386,6 +386,10 @@ class _Work:
     async def stream(self) -> None:
         """stream reads the task's share from its checkpoint, retrying per the error policy."""
         source_cls, config, advanced = self._source_config()
+        if not self.full and not source_cls.incremental:
+            raise TaskFailed(
+                f"connector type {source_cls.name!r} cannot sync incrementally; run a FULL sync"
+            )
         plan = TaskPlan(
             partition=self.task.partition,
             params=records.from_struct(self.task.params),
@@ -426,7 +430,10 @@ class _Work:
                     progress = self.task.counters.docs_seen
                 attempt += 1
                 reason = secrets.redact(f"{type(exc).__name__}: {exc}")
-                if attempt > self.policy.retries:
+                if attempt > self.policy.retries or (
+                    isinstance(exc, FerryError) and not exc.retriable
+                ):
+                    # A source's config or precondition error will not heal by retrying.
                     raise TaskFailed(reason) from exc
                 delay = self.policy.backoff(attempt)
                 log.warning(

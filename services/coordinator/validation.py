@@ -18,6 +18,8 @@ from ferry.v1 import connectors_pb2 as pb
 MAX_TASKS = 1024
 MAX_SPEC_BYTES = 512 * 1024
 """MAX_SPEC_BYTES bounds a spec as stored (JSON in one etcd value; etcd takes 1.5 MiB)."""
+MIN_MEMORY_LIMIT = 32 * 2**20
+"""MIN_MEMORY_LIMIT: below this an isolated source's Python process cannot even start."""
 MAX_DURATION_SECONDS = 315_576_000_000
 """MAX_DURATION_SECONDS is protobuf's own bound on a Duration (10,000 years)."""
 
@@ -48,6 +50,8 @@ def validate_spec(
         bad("isolation", f"unknown isolation {spec.isolation}")
     if spec.memory_limit_bytes < 0:
         bad("memory_limit_bytes", "must not be negative")
+    elif 0 < spec.memory_limit_bytes < MIN_MEMORY_LIMIT:
+        bad("memory_limit_bytes", f"must be at least {MIN_MEMORY_LIMIT} (32 MiB) or 0")
     if spec.memory_limit_bytes and spec.isolation != pb.ISOLATION_PROCESS:
         bad("memory_limit_bytes", "applies only with isolation ISOLATION_PROCESS")
     _validate_error_policy(spec.error_policy, bad)
@@ -58,6 +62,8 @@ def validate_spec(
         known = ", ".join(registry.types) or "none"
         bad("type", f"unknown connector type {spec.type!r} (registered: {known})")
     _validate_rules(spec.rules, bad, advanced_ok=source is None or source.advanced_rules)
+    if source is not None and not source.incremental and spec.schedule.incremental:
+        bad("schedule.incremental", f"connector type {spec.type!r} cannot sync incrementally")
     not_finite = non_finite(spec.config, f"{path}.config") + non_finite(
         spec.rules.advanced, f"{path}.rules.advanced"
     )
@@ -163,11 +169,6 @@ def _validate_rules(rules: pb.SyncRules, bad: Any, *, advanced_ok: bool) -> None
             except (re.error, OverflowError, RecursionError) as exc:
                 # OverflowError: a repeat count past the engine's; RecursionError: deep nesting.
                 bad(f"{where}.value", f"invalid regex: {exc}")
-        if rule.operator in (pb.RULE_OPERATOR_GREATER_THAN, pb.RULE_OPERATOR_LESS_THAN):
-            try:
-                float(rule.value)
-            except ValueError:
-                pass  # compared as strings: dates and versions order lexically
     if rules.HasField("advanced") and rules.advanced.fields and not advanced_ok:
         bad("rules.advanced", "this connector type does not accept advanced rules")
 

@@ -203,3 +203,11 @@ def test_validate_names_the_bad_fields() -> None:
         {"url": "http://x", "id_field": "id", "auth_value": "plain"}
     )
     assert [p.field for p in problems] == ["config.auth_value"]
+
+
+def test_a_numeric_cursor_resumes_as_the_number_it_was() -> None:
+    config = {"url": "https://api.example/items", "id_field": "id", "pagination": "cursor",
+              "cursor_path": "next"}  # fmt: skip
+    # Checkpoints pass through protobuf Struct, where 500 comes back as 500.0.
+    assert source(config)._start({"cursor": 500.0}) == 500
+    assert source(config)._start({"cursor": "c5"}) == "c5"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import aetcd
 
-from bench import agent_memory, assignment, failover, sync_throughput
+from bench import agent_memory, assignment, failover, postgres_sync, sync_throughput
 from ferry.connectors.generator import GeneratorSource
 from ferry.etcd import EmbeddedEtcd, Keys, prefix_end
 from ferry.store import Document, open_store
@@ -69,3 +69,22 @@ async def test_assignment_benchmark_assigns_every_task(
     assert len(assigned) == 40
     agents = {kv.key.decode()[len(prefix) :].split("/")[0] for kv in assigned}
     assert len(agents) == 5  # spread over every agent
+
+
+def test_postgres_sync_benchmark_measures_three_sides(tmp_path: Path) -> None:
+    read, write, ferry = postgres_sync.measure(tmp_path, scale=1, rounds=1)
+
+    assert len(read) == len(write) == len(ferry) == 1
+    assert min(read + write + ferry) > 0
+
+    async def stored() -> tuple[int, Document | None]:
+        async with open_store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+            return await store.count("pg-0"), await store.get("pg-0", "100000")
+
+    # Every pgbench account, as a document with the row's columns.
+    count, doc = asyncio.run(stored())
+    assert count == 100_000
+    assert doc is not None and doc.source["aid"] == 100_000 and doc.source["bid"] == 1
+    with closing(sqlite3.connect(tmp_path / "raw.db")) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM raw_0").fetchone()
+    assert count == 100_000

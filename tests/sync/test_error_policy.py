@@ -22,6 +22,7 @@ from ferry.connectors import (
     TaskPlan,
 )
 from ferry.connectors.generator import GeneratorSource
+from ferry.errors import FailedPrecondition
 from ferry.etcd import EmbeddedEtcd, Keys
 from ferry.store import open_store
 from ferry.v1 import connectors_pb2, jobs_pb2
@@ -35,6 +36,7 @@ class FlakySource(Source):
     refuses, and the stream breaks at ``break_at`` on its first ``breaks`` openings."""
 
     name = "flaky"
+    incremental = True
     schema = ConfigSchema(
         (
             Field(name="docs", type=FieldType.INTEGER, default=300),
@@ -42,6 +44,7 @@ class FlakySource(Source):
             Field(name="break_at", type=FieldType.INTEGER, default=-1),
             Field(name="breaks", type=FieldType.INTEGER, default=0),
             Field(name="key", type=FieldType.STRING, default=""),
+            Field(name="fatal", type=FieldType.BOOLEAN, default=False),
         )
     )
     openings: ClassVar[dict[str, int]] = {}
@@ -54,6 +57,8 @@ class FlakySource(Source):
         start = int((cursor or {}).get("next", 0))
         for i in range(start, self.config["docs"]):
             if i == self.config["break_at"] and opened <= self.config["breaks"]:
+                if self.config["fatal"]:
+                    raise FailedPrecondition(f"table vanished at {i}")
                 raise ConnectionError(f"source went away at {i}")
             bad = self.config["bad_every"] and i % self.config["bad_every"] == 0
             doc_id = "x" * 600 if bad else f"doc-{i}"
@@ -63,11 +68,18 @@ class FlakySource(Source):
         yield Checkpoint({"next": self.config["docs"]})
 
 
+class FullOnly(FlakySource):
+    """FullOnly cannot sync incrementally."""
+
+    name = "full-only"
+    incremental = False
+
+
 @pytest.fixture
 async def engine(
     etcd_server: EmbeddedEtcd, keys: Keys, tmp_path: Path
 ) -> AsyncIterator[tuple[Coordinator, str]]:
-    registry = Registry([GeneratorSource, FlakySource])
+    registry = Registry([GeneratorSource, FlakySource, FullOnly])
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     common: dict[str, Any] = {
         "etcd_endpoints": etcd_server.endpoint,
@@ -91,12 +103,16 @@ def _seconds(value: float) -> duration_pb2.Duration:
 
 
 async def _run(
-    coordinator: Coordinator, name: str, policy: connectors_pb2.ErrorPolicy, **config: Any
+    coordinator: Coordinator,
+    name: str,
+    policy: connectors_pb2.ErrorPolicy,
+    type_: str = "flaky",
+    **config: Any,
 ) -> jobs_pb2.Job:
     struct = struct_pb2.Struct()
     struct.update({"key": name, **config})
     spec = connectors_pb2.ConnectorSpec(
-        name=name, type="flaky", index=name, config=struct, error_policy=policy
+        name=name, type=type_, index=name, config=struct, error_policy=policy
     )
     await coordinator.store.create(spec)
     job = await coordinator.jobs.start(name, jobs_pb2.JOB_KIND_INCREMENTAL)
@@ -160,3 +176,24 @@ async def test_retries_run_out(engine: tuple[Coordinator, str]) -> None:
     assert job.state == jobs_pb2.JOB_STATE_FAILED
     assert "source went away" in job.error
     assert FlakySource.openings["gives-up"] == 2
+
+
+async def test_errors_that_retrying_cannot_heal_fail_at_once(
+    engine: tuple[Coordinator, str],
+) -> None:
+    coordinator, _ = engine
+    policy = connectors_pb2.ErrorPolicy(max_retries=5, initial_backoff=_seconds(0.05))
+    job = await _run(coordinator, "fatal", policy, docs=300, break_at=100, breaks=5, fatal=True)
+    assert job.state == jobs_pb2.JOB_STATE_FAILED
+    assert "table vanished at 100" in job.error
+    assert FlakySource.openings["fatal"] == 1
+
+
+async def test_incremental_job_of_a_full_only_type_fails_clearly(
+    engine: tuple[Coordinator, str],
+) -> None:
+    coordinator, _ = engine
+    job = await _run(coordinator, "full-only", connectors_pb2.ErrorPolicy(), "full-only")
+    assert job.state == jobs_pb2.JOB_STATE_FAILED
+    assert "cannot sync incrementally; run a FULL sync" in job.error
+    assert "full-only" not in FlakySource.openings

@@ -285,3 +285,22 @@ def test_label_accepts(key: str, value: str) -> None:
 def test_label_rejects(key: str, value: str, expected: str) -> None:
     problem = names.label_error(key, value)
     assert problem is not None and expected in problem
+
+
+def test_memory_limit_below_what_a_process_needs_is_refused() -> None:
+    assert violated(make_spec(memory_limit_bytes=1024)) == {
+        "spec.memory_limit_bytes": "must be at least 33554432 (32 MiB) or 0"
+    }
+
+
+def test_incremental_schedule_needs_an_incremental_type() -> None:
+    from ferry.connectors.http import HttpSource
+
+    spec = make_spec(type="http", config={"url": "https://api.example/items", "id_field": "id"})
+    spec.schedule.incremental = "*/5 * * * *"
+    problems = {
+        v.field: v.description for v in validate_spec(spec, Registry([GeneratorSource, HttpSource]))
+    }
+    assert problems == {
+        "spec.schedule.incremental": "connector type 'http' cannot sync incrementally"
+    }

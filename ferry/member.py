@@ -20,7 +20,7 @@ from google.protobuf import json_format, timestamp_pb2
 from google.protobuf.message import Message
 
 from ferry.etcd import Session, probe
-from ferry.tasks import cancel_and_wait, wait_event
+from ferry.tasks import cancel_and_wait, raise_if_cancelling, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ class Membership:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — etcd away: back off and retry
+                raise_if_cancelling()
                 log.warning("registration failed", extra={"key": self.key, "error": repr(exc)})
                 await session.orphan()
                 await self._pause(backoff)

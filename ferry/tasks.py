@@ -37,8 +37,22 @@ async def wait_event(event: asyncio.Event, seconds: float) -> bool:
         async with asyncio.timeout(max(0.0, seconds)):
             await event.wait()
     except TimeoutError:
+        raise_if_cancelling()
         return event.is_set()
     return True
+
+
+def raise_if_cancelling() -> None:
+    """raise_if_cancelling re-raises a cancellation that surfaced as another exception.
+
+    A task cancelled while awaiting an etcd call may see, instead of
+    CancelledError, grpc's CANCELLED status turned into aetcd's own error, or on
+    Python 3.11 a TimeoutError from a racing timeout. A loop that catches those
+    and carries on would never stop; every such ``except`` calls this first.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 @contextlib.asynccontextmanager

@@ -5,7 +5,14 @@ or spells a key by hand.
 """
 
 from ferry.etcd.claim import Claim, ClaimTaken, acquire, holder
-from ferry.etcd.client import CONNECTIVITY_ERRORS, EtcdStatus, connect, parse_endpoints, probe
+from ferry.etcd.client import (
+    CONNECTIVITY_ERRORS,
+    EtcdStatus,
+    cancel_watch,
+    connect,
+    parse_endpoints,
+    probe,
+)
 from ferry.etcd.election import Election, Leader, NotLeader, current_leader, observe_leader
 from ferry.etcd.embedded import EmbeddedEtcd, free_port
 from ferry.etcd.keys import Keys, prefix_end
@@ -23,6 +30,7 @@ __all__ = [
     "NotLeader",
     "Session",
     "acquire",
+    "cancel_watch",
     "connect",
     "current_leader",
     "free_port",

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aetcd
 from aetcd import rpc
 
 from ferry.errors import InvalidArgument, Unavailable
+
+log = logging.getLogger(__name__)
 
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 
@@ -105,3 +109,21 @@ async def range_request(client: aetcd.Client, request: rpc.RangeRequest) -> rpc.
     except rpc.AioRpcError as exc:
         aetcd.exceptions._handle_exception(exc)
         raise  # unreachable: _handle_exception always raises
+
+
+WATCH_CANCEL_TIMEOUT = 2.0
+
+
+async def cancel_watch(watch: Any, *, within: float = WATCH_CANCEL_TIMEOUT) -> None:
+    """cancel_watch cancels an aetcd watch, giving up after ``within`` seconds.
+
+    aetcd's cancel sends a cancel request on the shared watch stream and waits
+    for etcd's answer; on a stream that broke, or a client being closed, that
+    answer never comes and a shutdown would hang on it. The watch is dropped
+    either way, and closing the client ends the stream.
+    """
+    try:
+        async with asyncio.timeout(within):
+            await watch.cancel()
+    except CONNECTIVITY_ERRORS as exc:  # TimeoutError is one of them
+        log.debug("watch cancel did not complete", extra={"error": repr(exc)})

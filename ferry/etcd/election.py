@@ -20,7 +20,7 @@ from aetcd import rpc
 from aetcd.rtypes import EventKind
 
 from ferry.errors import FailedPrecondition, SessionLost
-from ferry.etcd.client import range_request
+from ferry.etcd.client import cancel_watch, range_request
 from ferry.etcd.keys import prefix_end
 from ferry.etcd.session import Session
 
@@ -118,7 +118,7 @@ class Election:
         finally:
             for t in (lost, deleted):
                 t.cancel()
-            await watch.cancel()
+            await cancel_watch(watch)
         if lost.done() and not deleted.done():
             raise SessionLost(f"election {self.prefix}: session lost while campaigning")
 
@@ -195,7 +195,7 @@ async def observe_leader(client: aetcd.Client, prefix: str) -> AsyncIterator[Lea
             async for _event in watch:
                 break
         finally:
-            await watch.cancel()
+            await cancel_watch(watch)
 
 
 async def _first_event(watch: aetcd.rtypes.Watch) -> None:

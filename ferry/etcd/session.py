@@ -19,7 +19,7 @@ from types import TracebackType
 import aetcd
 
 from ferry.errors import InvalidArgument, SessionLost
-from ferry.tasks import cancel_and_wait, wait_event
+from ferry.tasks import cancel_and_wait, raise_if_cancelling, wait_event
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class Session:
             except (asyncio.CancelledError, KeyboardInterrupt):
                 raise
             except Exception as exc:  # noqa: BLE001 — retried until the deadline
+                raise_if_cancelling()
                 log.warning(
                     "lease renewal failed",
                     extra={"lease_id": f"{self.lease_id:x}", "error": repr(exc)},

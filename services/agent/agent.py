@@ -17,11 +17,11 @@ import grpc
 from ferry.config import AgentConfig
 from ferry.connectors import Registry, load_registry
 from ferry.errors import FerryError, Unavailable
-from ferry.etcd import Session
+from ferry.etcd import Session, cancel_watch
 from ferry.member import encode_info, now_timestamp
 from ferry.process import MemberProcess, Registration
 from ferry.store import Store, open_store
-from ferry.tasks import cancel_and_wait
+from ferry.tasks import cancel_and_wait, raise_if_cancelling
 from ferry.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from ferry.version import VERSION
 from services.agent.runner import RunnerContext, TaskRunner
@@ -178,6 +178,7 @@ class Agent(MemberProcess):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 — etcd trouble: follow again
+                raise_if_cancelling()
                 log.warning("assignment watch failed; again", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
 
@@ -209,7 +210,7 @@ class Agent(MemberProcess):
             listener.cancel()
             lost.cancel()
             await asyncio.gather(listener, lost, return_exceptions=True)
-            await watch.cancel()
+            await cancel_watch(watch)
 
     def _reconcile(self, session: Session) -> None:
         """_reconcile revokes runners no longer assigned and starts assigned ones up to capacity."""
@@ -236,6 +237,7 @@ class Agent(MemberProcess):
             log.info("task stopped", extra={"task": runner.task_id})
             raise
         except Exception:
+            raise_if_cancelling()
             log.exception("task runner crashed", extra={"task": runner.task_id})
             await asyncio.sleep(1.0)
         finally:

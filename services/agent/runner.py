@@ -52,7 +52,7 @@ from ferry.store.model import (
 )
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK
-from ferry.tasks import closing, wait_event
+from ferry.tasks import closing, raise_if_cancelling, wait_event
 from ferry.v1 import connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
 from services.agent import isolation
@@ -425,6 +425,7 @@ class _Work:
             except (Revoked, TaskFailed, Fenced, asyncio.CancelledError):
                 raise
             except Exception as exc:  # the error policy decides
+                raise_if_cancelling()
                 if self.task.counters.docs_seen > progress:
                     attempt = 0  # a checkpoint was committed since the last failure
                     progress = self.task.counters.docs_seen

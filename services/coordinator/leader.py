@@ -21,7 +21,7 @@ import aetcd
 from ferry.errors import SessionLost
 from ferry.etcd import Election, Keys, Session
 from ferry.member import Membership
-from ferry.tasks import cancel_and_wait
+from ferry.tasks import cancel_and_wait, raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,7 @@ class LeaderRole:
             except SessionLost:
                 pass
             except Exception as exc:  # noqa: BLE001 — etcd trouble: campaign again
+                raise_if_cancelling()
                 log.warning("leader role failed; campaigning again", extra={"error": repr(exc)})
                 await asyncio.sleep(0.5)
 
@@ -135,5 +136,6 @@ class LeaderRole:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                raise_if_cancelling()
                 log.exception("management loop crashed; restarting", extra={"loop": loop.__name__})
                 await asyncio.sleep(1.0)

@@ -26,7 +26,7 @@ from croniter import croniter
 from google.protobuf import timestamp_pb2
 
 from ferry.connectors import Registry
-from ferry.etcd import Keys, prefix_end
+from ferry.etcd import Keys, cancel_watch, prefix_end
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK, JobRecord, TaskRecord
 from ferry.sync.state import SyncState, loads, read_state
@@ -629,6 +629,6 @@ def scheduler_loop(
                 await asyncio.sleep(min_pause)
         finally:
             listener.cancel()
-            await watch.cancel()
+            await cancel_watch(watch)
 
     return schedule_jobs

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from ferry.tasks import wait_event
+import pytest
+
+from ferry.tasks import raise_if_cancelling, wait_event
 
 
 async def test_wait_event_says_whether_the_event_was_set() -> None:
@@ -31,3 +33,29 @@ async def test_a_cancel_that_coincides_with_the_event_still_stops_the_loop() -> 
     task.cancel()
     done, _ = await asyncio.wait({task}, timeout=5)
     assert done and task.cancelled()
+
+
+async def test_a_cancel_disguised_as_another_error_still_stops_a_retrying_loop() -> None:
+    started = asyncio.Event()
+
+    async def call() -> None:
+        # Like an etcd call: its cancellation comes back as the client's own error.
+        started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            raise ConnectionError("CANCELLED") from None
+
+    async def retrying() -> None:
+        while True:
+            try:
+                await call()
+            except Exception:  # noqa: BLE001 — as the service loops do
+                raise_if_cancelling()
+
+    task = asyncio.create_task(retrying())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(2):
+            await task

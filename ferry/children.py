@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import signal
 import subprocess
 from typing import Any
@@ -19,3 +21,22 @@ def terminate(proc: subprocess.Popen[Any], grace: float) -> int | None:
             proc.kill()
             proc.wait()
     return proc.returncode
+
+
+async def stop(proc: asyncio.subprocess.Process, grace: float) -> int:
+    """stop is :func:`terminate` for an asyncio child: SIGCONT, SIGTERM, then SIGKILL
+    after ``grace`` seconds. Returns its exit code; a no-op once it exited.
+
+    A child that exits between the check and a signal is not an error.
+    """
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGCONT)
+            proc.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(grace):
+                await proc.wait()
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+    return await proc.wait()

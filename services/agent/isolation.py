@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ferry import logs, secrets
+from ferry import children, logs, secrets
 from ferry.connectors import Checkpoint, Delete, Document, TaskPlan, load_registry
 from ferry.tasks import cancel_and_wait, closing
 
@@ -122,7 +122,7 @@ async def stream(request: Request) -> AsyncIterator[Item]:
     finally:
         await cancel_and_wait(watchdog)
         transport.close()
-        await _stop(proc)
+        await children.stop(proc, STOP_GRACE)
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> tuple[str, Any] | None:
@@ -172,20 +172,6 @@ def _rss(status: Path) -> int | None:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return None
-
-
-async def _stop(proc: asyncio.subprocess.Process) -> None:
-    if proc.returncode is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        proc.terminate()
-    try:
-        async with asyncio.timeout(STOP_GRACE):
-            await proc.wait()
-    except TimeoutError:
-        with contextlib.suppress(ProcessLookupError):
-            proc.kill()
-        await proc.wait()
 
 
 # The child's side -----------------------------------------------------------------

@@ -1,0 +1,38 @@
+"""children.stop: an asyncio child ends politely if it can, surely if it cannot."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from ferry.children import stop
+
+
+async def _python(code: str) -> asyncio.subprocess.Process:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", code, stdout=asyncio.subprocess.PIPE
+    )
+    assert proc.stdout is not None
+    assert await proc.stdout.readline() == b"ready\n"
+    return proc
+
+
+async def test_a_stopped_child_still_ends_on_sigterm() -> None:
+    proc = await _python("import time; print('ready', flush=True); time.sleep(60)")
+    proc.send_signal(signal.SIGSTOP)
+    assert await stop(proc, grace=10) == -signal.SIGTERM
+
+
+async def test_a_child_ignoring_sigterm_is_killed_after_the_grace() -> None:
+    proc = await _python(
+        "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    assert await stop(proc, grace=0.2) == -signal.SIGKILL
+
+
+async def test_stopping_an_exited_child_returns_its_code() -> None:
+    proc = await _python("print('ready', flush=True); raise SystemExit(3)")
+    assert await proc.wait() == 3
+    assert await stop(proc, grace=1) == 3

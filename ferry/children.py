@@ -23,8 +23,8 @@ def terminate(proc: subprocess.Popen[Any], grace: float) -> int | None:
     return proc.returncode
 
 
-async def stop(proc: asyncio.subprocess.Process, grace: float) -> int:
-    """stop is :func:`terminate` for an asyncio child: SIGCONT, SIGTERM, then SIGKILL
+async def terminate_async(proc: asyncio.subprocess.Process, grace: float) -> int:
+    """terminate_async is :func:`terminate` for an asyncio child: SIGCONT, SIGTERM, then SIGKILL
     after ``grace`` seconds. Returns its exit code; a no-op once it exited.
 
     A child that exits between the check and a signal is not an error.

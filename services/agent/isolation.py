@@ -122,7 +122,7 @@ async def stream(request: Request) -> AsyncIterator[Item]:
     finally:
         await cancel_and_wait(watchdog)
         transport.close()
-        await children.stop(proc, STOP_GRACE)
+        await children.terminate_async(proc, STOP_GRACE)
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> tuple[str, Any] | None:

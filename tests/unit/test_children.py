@@ -1,4 +1,4 @@
-"""children.stop: an asyncio child ends politely if it can, surely if it cannot."""
+"""children.terminate_async: an asyncio child ends politely if it can, surely if it cannot."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import signal
 import sys
 
-from ferry.children import stop
+from ferry.children import terminate_async
 
 
 async def _python(code: str) -> asyncio.subprocess.Process:
@@ -21,7 +21,7 @@ async def _python(code: str) -> asyncio.subprocess.Process:
 async def test_a_stopped_child_still_ends_on_sigterm() -> None:
     proc = await _python("import time; print('ready', flush=True); time.sleep(60)")
     proc.send_signal(signal.SIGSTOP)
-    assert await stop(proc, grace=10) == -signal.SIGTERM
+    assert await terminate_async(proc, grace=10) == -signal.SIGTERM
 
 
 async def test_a_child_ignoring_sigterm_is_killed_after_the_grace() -> None:
@@ -29,10 +29,10 @@ async def test_a_child_ignoring_sigterm_is_killed_after_the_grace() -> None:
         "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         "print('ready', flush=True); time.sleep(60)"
     )
-    assert await stop(proc, grace=0.2) == -signal.SIGKILL
+    assert await terminate_async(proc, grace=0.2) == -signal.SIGKILL
 
 
 async def test_stopping_an_exited_child_returns_its_code() -> None:
     proc = await _python("print('ready', flush=True); raise SystemExit(3)")
     assert await proc.wait() == 3
-    assert await stop(proc, grace=1) == 3
+    assert await terminate_async(proc, grace=1) == 3

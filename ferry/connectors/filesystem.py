@@ -45,6 +45,7 @@ import stat
 from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -531,11 +532,10 @@ class FilesystemSource(Source):
     incremental = True
     schema = SCHEMA
 
-    def __init__(
-        self, config: Mapping[str, Any], *, advanced_rules: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(config, advanced_rules=advanced_rules)
-        self.settings = Settings.from_config(self.config)
+    @cached_property
+    def settings(self) -> Settings:
+        """settings is the config with its patterns compiled."""
+        return Settings.from_config(self.config)
 
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:

@@ -22,6 +22,7 @@ import hashlib
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from typing import Any
 
 from ferry.connectors.sdk import (
@@ -160,11 +161,10 @@ class GeneratorSource(Source):
     incremental = True
     schema = SCHEMA
 
-    def __init__(
-        self, config: Mapping[str, Any], *, advanced_rules: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(config, advanced_rules=advanced_rules)
-        self.dataset = Dataset.from_config(self.config)
+    @cached_property
+    def dataset(self) -> Dataset:
+        """dataset is the documents the config describes."""
+        return Dataset.from_config(self.config)
 
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:

@@ -31,6 +31,7 @@ import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import aiohttp
@@ -235,11 +236,10 @@ class HttpSource(Source):
     incremental = False
     schema = SCHEMA
 
-    def __init__(
-        self, config: Mapping[str, Any], *, advanced_rules: Mapping[str, Any] | None = None
-    ) -> None:
-        super().__init__(config, advanced_rules=advanced_rules)
-        self.settings = Settings.from_config(self.config)
+    @cached_property
+    def settings(self) -> Settings:
+        """settings is the config read once: URL parsed, auth header added."""
+        return Settings.from_config(self.config)
 
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:

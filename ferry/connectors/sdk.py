@@ -162,6 +162,8 @@ class Source(abc.ABC):
 
     Subclasses set ``name``, ``description`` and ``schema`` and implement
     :meth:`stream`. The defaults: one task, no extra validation, ping succeeds.
+    State derived from the config belongs in a ``functools.cached_property``,
+    not an ``__init__`` override.
     """
 
     name: ClassVar[str]

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ferry.children import terminate_async
 from ferry.errors import InvalidArgument
 from ferry.etcd import EmbeddedEtcd, free_port
 from ferry.specs import load_specs
@@ -102,15 +103,9 @@ class Child:
             self.process.send_signal(sig)
 
     async def stop(self, grace: float = 15.0) -> None:
-        proc = self.process
-        if proc is None or proc.returncode is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        """stop ends the process (SIGTERM, then SIGKILL after ``grace``); idempotent."""
+        if self.process is not None:
+            await terminate_async(self.process, grace)
 
 
 def _check_connectors_file(path: str) -> None:

@@ -10,6 +10,7 @@ from ferry.connectors.sdk import (
     FieldType,
     Source,
     TaskPlan,
+    path_violations,
 )
 from ferry.errors import FieldViolation
 
@@ -26,4 +27,5 @@ __all__ = [
     "Source",
     "TaskPlan",
     "load_registry",
+    "path_violations",
 ]

@@ -49,7 +49,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ferry import secrets
 from ferry.connectors.sdk import (
     Checkpoint,
     ConfigSchema,
@@ -59,6 +58,7 @@ from ferry.connectors.sdk import (
     FieldType,
     Source,
     TaskPlan,
+    path_violations,
 )
 from ferry.errors import FailedPrecondition, FieldViolation
 
@@ -539,11 +539,7 @@ class FilesystemSource(Source):
 
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:
-        problems = []
-        path = config.get("path")
-        # A reference (${env:DOCS_DIR}) is resolved, and so checked, on the agent.
-        if isinstance(path, str) and not path.startswith("/") and not secrets.has_reference(path):
-            problems.append(FieldViolation("config.path", "must be an absolute path"))
+        problems = path_violations(config)
         for key in ("include", "exclude"):
             problems += _pattern_problems(f"config.{key}", config.get(key))
         if config.get("include") == []:

@@ -70,6 +70,18 @@ def _reference_problem(f: Field, value: str) -> str | None:
     return None
 
 
+def path_violations(config: Mapping[str, Any], key: str = "path") -> list[FieldViolation]:
+    """path_violations says when ``config[key]``, a string, is not an absolute path.
+
+    A value holding a reference (``${env:DATA_DIR}``) passes: it is resolved,
+    and so checked, on the agent.
+    """
+    value = config.get(key)
+    if isinstance(value, str) and not value.startswith("/") and not secrets.has_reference(value):
+        return [FieldViolation(f"config.{key}", "must be an absolute path")]
+    return []
+
+
 @dataclass(frozen=True)
 class ConfigSchema:
     """ConfigSchema validates and normalises a source's config."""

@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote as url_quote
 
-from ferry import secrets
-from ferry.connectors.sdk import ConfigSchema, Field, FieldType
+from ferry.connectors.sdk import ConfigSchema, Field, FieldType, path_violations
 from ferry.connectors.sql import COMMON_FIELDS, Column, Reader, SqlSource, Target, quote
 from ferry.errors import FailedPrecondition, FieldViolation, Unavailable
 
@@ -116,12 +115,7 @@ class SqliteSource(SqlSource):
 
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:
-        errors = []
-        path = str(config.get("path", ""))
-        # A reference (${env:DB_PATH}) is resolved, and so checked, on the agent.
-        if not path.startswith("/") and not secrets.has_reference(path):
-            errors.append(FieldViolation("config.path", "must be an absolute path"))
-        return errors + super().validate(config)
+        return path_violations(config) + super().validate(config)
 
     async def _connect(self) -> sqlite3.Connection:
         path = self.config["path"]

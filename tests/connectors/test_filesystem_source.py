@@ -284,6 +284,13 @@ def test_validate_names_the_bad_fields() -> None:
     ]
 
 
+def test_a_path_reference_is_checked_on_the_agent() -> None:
+    for path in ("${env:FERRY_DOCS_DIR}", "${file:/run/secrets/docs-dir}"):
+        normalised, problems = FilesystemSource.schema.validate({"path": path})
+        assert problems == []
+        assert FilesystemSource.validate(normalised) == []
+
+
 async def test_an_unreadable_directory_fails_unless_excluded(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -592,6 +592,9 @@ def test_sqlite_config_errors_name_the_field() -> None:
     assert fields(SqliteSource, {"path": "app.db", "tables": ["t"]}) == ["config.path"]
     assert fields(SqliteSource, {"path": "/data/app.db", "tables": ["x y"]}) == ["config.tables[0]"]
     assert fields(SqliteSource, {"tables": ["t"]}) == ["config.path"]
+    # A reference is resolved, and so checked, on the agent.
+    assert fields(SqliteSource, {"path": "${env:FERRY_DB}", "tables": ["t"]}) == []
+    assert fields(SqliteSource, {"path": "${env:DATA}/app.db", "tables": ["t"]}) == []
 
 
 @pytest.mark.parametrize(

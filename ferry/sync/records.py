@@ -83,6 +83,25 @@ def decode_task(value: bytes) -> pb.Task:
     return json_format.Parse(value, pb.Task(), ignore_unknown_fields=True)
 
 
+PROGRESS_FIELDS = frozenset({"counters", "cursor", "checkpoint_time", "recent_document_errors"})
+"""PROGRESS_FIELDS are what an agent's checkpoint commit rewrites in its task record."""
+
+
+def progress_only(before: bytes, after: bytes) -> bool:
+    """progress_only says two encodings of a task record differ in PROGRESS_FIELDS only.
+
+    A field added to Task later counts as a real change until it is listed here.
+    """
+
+    def rest(value: bytes) -> dict[str, Any]:
+        return {k: v for k, v in json.loads(value).items() if k not in PROGRESS_FIELDS}
+
+    try:
+        return rest(before) == rest(after)
+    except ValueError:
+        return False
+
+
 def to_struct(cursor: Mapping[str, Any] | None) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
     if cursor:

@@ -4,7 +4,8 @@ Each pass reads the whole sync state at one etcd revision (:func:`read_state`),
 decides with a pure function (:func:`decide`) and writes the result in
 transactions guarded by the leader's election key, so a deposed leader's late
 pass changes nothing. Passes run when anything under the cluster's prefix
-changes, and at least once a second for cron.
+changes, and at least once a second for cron; an agent's checkpoint commit,
+which only moves a task's counters and cursor, does not wake the scheduler.
 
 Assignment never double-books a task: a task is assigned only while nobody
 holds its claim, and moving a task (rebalance, drain, suspension) only deletes
@@ -591,22 +592,37 @@ async def apply(
     return applied
 
 
+def wakes(keys: Keys, event: aetcd.rtypes.Event) -> bool:
+    """wakes says a watch event may change a pass's decision.
+
+    A task record rewritten with nothing but progress (a checkpoint commit, many
+    a second across a busy cluster) does not: a pass reads and decodes every
+    record, so running one per checkpoint would keep the leader busy for nothing.
+    """
+    if event.kind != aetcd.rtypes.EventKind.PUT or event.prev_kv is None:
+        return True
+    if not event.kv.key.startswith(keys.all_tasks().encode()):
+        return True
+    return not records.progress_only(event.prev_kv.value, event.kv.value)
+
+
 def scheduler_loop(
     registry: Registry, *, interval: float = 1.0, min_pause: float = 0.05
 ) -> ManagementLoop:
-    """scheduler_loop runs a pass on every change under the cluster prefix, and every
-    ``interval`` seconds for cron."""
+    """scheduler_loop runs a pass on every change under the cluster prefix that
+    :func:`wakes` it, and every ``interval`` seconds for cron."""
 
     async def schedule_jobs(leadership: Leadership) -> None:
         client, keys = leadership.client, leadership.keys
         planner = Planner(keys, registry)
         changed = asyncio.Event()
         root = keys.root + "/"
-        watch = await client.watch_prefix(root.encode())
+        watch = await client.watch_prefix(root.encode(), prev_kv=True)
 
         async def listen() -> None:
-            async for _event in watch:
-                changed.set()
+            async for event in watch:
+                if wakes(keys, event):
+                    changed.set()
 
         listener = asyncio.create_task(listen(), name="scheduler-watch")
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from aetcd import rpc, rtypes
+
 from ferry.connectors import load_registry
 from ferry.etcd import Keys
 from ferry.sync import records
@@ -11,7 +13,7 @@ from ferry.sync.records import Claimed, JobRecord, TaskRecord
 from ferry.sync.state import SyncState
 from ferry.v1 import common_pb2, connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
-from services.coordinator.scheduler import Planner, Put, latest_tick
+from services.coordinator.scheduler import Planner, Put, latest_tick, wakes
 
 KEYS = Keys("/t")
 NOW = 1_800_000_000.0
@@ -139,3 +141,31 @@ def test_maintenance_suspends_running_jobs_and_assigns_nothing() -> None:
     assert not [op for op in puts if op.key.startswith(KEYS.all_assignments())]
     deleted = [op.key for c in decision.changes for op in c.ops if not isinstance(op, Put)]
     assert deleted == [KEYS.assignment("a", t0)]
+
+
+def _put(key: str, value: bytes, prev: bytes | None) -> rtypes.Event:
+    before = rpc.KeyValue(key=key.encode(), value=prev) if prev is not None else None
+    return rtypes.Event(rpc.Event.PUT, rpc.KeyValue(key=key.encode(), value=value), before)
+
+
+def test_a_checkpoint_commit_does_not_wake_the_scheduler() -> None:
+    key = KEYS.task("j", "j-0")
+    running = pb.Task(id="j-0", job_id="j", partition="p0", state=pb.TASK_STATE_RUNNING, claims=1)
+    checkpointed = pb.Task()
+    checkpointed.CopyFrom(running)
+    checkpointed.counters.docs_seen = 500
+    checkpointed.cursor.update({"after": 500})
+    checkpointed.checkpoint_time.GetCurrentTime()
+    checkpointed.recent_document_errors.add(doc_id="d", message="bad")
+    assert not wakes(KEYS, _put(key, records.encode(checkpointed), records.encode(running)))
+    # Anything a pass decides on wakes it: the task's state, its claims, a new record.
+    for change in ({"state": pb.TASK_STATE_COMPLETED}, {"claims": 2}):
+        moved = pb.Task()
+        moved.CopyFrom(checkpointed)
+        for name, value in change.items():
+            setattr(moved, name, value)
+        assert wakes(KEYS, _put(key, records.encode(moved), records.encode(checkpointed)))
+    assert wakes(KEYS, _put(key, records.encode(running), None))
+    assert wakes(KEYS, _put(KEYS.job("j"), b"{}", b"{}"))  # not a task record
+    deleted = rtypes.Event(rpc.Event.DELETE, rpc.KeyValue(key=key.encode()), None)
+    assert wakes(KEYS, deleted)

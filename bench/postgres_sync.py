@@ -33,7 +33,7 @@ import asyncpg
 
 from bench._cluster import Cluster, environ_int
 from bench.report import Row
-from bench.sync_throughput import raw_insert
+from bench.store_write import raw_insert
 from ferry.connectors.postgres import PostgresSource
 from ferry.connectors.sdk import Document, TaskPlan
 from ferry.store.embedded_postgres import EmbeddedPostgres

@@ -20,6 +20,7 @@ swapping which side goes first, and each side reports its median.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import sqlite3
@@ -27,8 +28,9 @@ import string
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from bench.report import Row
 from ferry.store import IndexOp, IndexSpec, Store, open_store
@@ -75,7 +77,17 @@ def documents(count: int, *, seed: int = 7) -> list[IndexOp]:
 def raw_round(path: Path, table: str, ops: Sequence[IndexOp], batch: int) -> float:
     """raw_round inserts the documents as (id, JSON) rows into a fresh table, one
     transaction per batch; docs per second."""
+    return raw_insert(path, table, ((op.id, op.source) for op in ops), batch)
+
+
+def raw_insert(
+    path: Path, table: str, documents: Iterable[tuple[str, dict[str, Any]]], batch: int
+) -> float:
+    """raw_insert writes (id, source) pairs as (id, JSON) rows into a fresh table with an
+    id primary key, one transaction per batch, with the store's pragmas; docs per second
+    (drawing from ``documents`` is timed). The raw side of every SQLite figure."""
     conn = sqlite3.connect(path, isolation_level=None)
+    count = 0
     try:
         for pragma in RAW_PRAGMAS:
             conn.execute(pragma)
@@ -83,17 +95,21 @@ def raw_round(path: Path, table: str, ops: Sequence[IndexOp], batch: int) -> flo
         insert = f"INSERT INTO {table} (id, source) VALUES (?, ?)"
         dumps = json.dumps
         start = time.perf_counter()
-        for i in range(0, len(ops), batch):
+        pairs = iter(documents)
+        while rows := [
+            (doc_id, dumps(source)) for doc_id, source in itertools.islice(pairs, batch)
+        ]:
             conn.execute("BEGIN")
-            conn.executemany(insert, [(op.id, dumps(op.source)) for op in ops[i : i + batch]])
+            conn.executemany(insert, rows)
             conn.execute("COMMIT")
+            count += len(rows)
         elapsed = time.perf_counter() - start
         (stored,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
     finally:
         conn.close()
-    if stored != len(ops):
-        raise RuntimeError(f"raw table {table} holds {stored} rows, expected {len(ops)}")
-    return len(ops) / elapsed
+    if stored != count:
+        raise RuntimeError(f"raw table {table} holds {stored} rows, expected {count}")
+    return count / elapsed
 
 
 async def ferry_round(store: Store, index: str, ops: list[IndexOp], batch: int) -> float:

@@ -20,19 +20,15 @@ Rounds alternate, swapping which side goes first; each side reports its median.
 
 from __future__ import annotations
 
-import itertools
-import json
-import sqlite3
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from bench._cluster import Cluster
 from bench.report import Row
-from bench.store_write import RAW_PRAGMAS
+from bench.store_write import raw_insert
 from ferry.connectors.generator import GeneratorSource
 
 FIGURE = "sync, generator → SQLite index, 1 KB docs"
@@ -63,38 +59,6 @@ def raw_round(path: Path, table: str, config: dict[str, Any], batch: int) -> flo
     source = GeneratorSource(config)
     documents = (source.document(i) for i in range(docs))
     return raw_insert(path, table, ((d.id, d.source) for d in documents), batch)
-
-
-def raw_insert(
-    path: Path, table: str, documents: Iterable[tuple[str, dict[str, Any]]], batch: int
-) -> float:
-    """raw_insert writes (id, source) pairs as (id, JSON) rows into a fresh table with an
-    id primary key, one transaction per batch, with the store's pragmas; docs per second
-    (drawing from ``documents`` is timed)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    count = 0
-    try:
-        for pragma in RAW_PRAGMAS:
-            conn.execute(pragma)
-        conn.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, source TEXT NOT NULL)")
-        insert = f"INSERT INTO {table} (id, source) VALUES (?, ?)"
-        dumps = json.dumps
-        start = time.perf_counter()
-        pairs = iter(documents)
-        while rows := [
-            (doc_id, dumps(source)) for doc_id, source in itertools.islice(pairs, batch)
-        ]:
-            conn.execute("BEGIN")
-            conn.executemany(insert, rows)
-            conn.execute("COMMIT")
-            count += len(rows)
-        elapsed = time.perf_counter() - start
-        (stored,) = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
-    finally:
-        conn.close()
-    if stored != count:
-        raise RuntimeError(f"raw table {table} holds {stored} rows, expected {count}")
-    return count / elapsed
 
 
 def ferry_round(cluster: Cluster, connector: str, config: dict[str, Any]) -> float:

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -266,6 +266,23 @@ class Cluster:
             )
         return job
 
+    def timed_sync(self, connector: str, expected: int, *, timeout: float) -> float:
+        """timed_sync runs a FULL job of the connector, timed from ``Jobs.Start`` until it
+        COMPLETED (the sweep included), and checks that the job indexed and the index holds
+        ``expected`` documents; RuntimeError otherwise. Documents per second."""
+        start = time.perf_counter()
+        job_id = self.sync(connector)
+        job = self.wait_job(job_id, timeout=timeout)
+        elapsed = time.perf_counter() - start
+        if job.counters.docs_indexed != expected:
+            raise RuntimeError(
+                f"job {job_id} indexed {job.counters.docs_indexed} of {expected} documents"
+            )
+        stored = self.index_count(connector)
+        if stored != expected:
+            raise RuntimeError(f"index {connector} holds {stored} documents, expected {expected}")
+        return expected / elapsed
+
     def index_count(self, index: str) -> int:
         """index_count is how many documents the index holds, read from the store."""
 
@@ -274,6 +291,22 @@ class Cluster:
                 return await store.count(index)
 
         return asyncio.run(count())
+
+
+def alternate(
+    sides: Mapping[str, Callable[[str], float]], *, rounds: int, what: str, unit: str
+) -> dict[str, list[float]]:
+    """alternate runs every side once a round, labelled with the round's number: in the
+    order given on even rounds, reversed on odd ones, so that neither side always goes
+    first. Returns each side's rates, printing them as they come."""
+    names = list(sides)
+    rates: dict[str, list[float]] = {name: [] for name in names}
+    for i in range(rounds):
+        for name in names if i % 2 == 0 else names[::-1]:
+            measured = sides[name](str(i))
+            rates[name].append(measured)
+            print(f"  {what} round {i + 1}: {name:5} {measured:8.0f} {unit}", file=sys.stderr)
+    return rates
 
 
 def readers(job: jobs_pb2.Job) -> Iterable[jobs_pb2.Task]:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 import asyncpg
 
-from bench._cluster import Cluster, environ_int
+from bench._cluster import Cluster, alternate, environ_int
 from bench.report import Row
 from bench.store_write import raw_insert
 from ferry.connectors.postgres import PostgresSource
@@ -83,16 +82,9 @@ async def fetch_documents(url: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def ferry_round(cluster: Cluster, name: str, url: str, rows: int) -> float:
+    """ferry_round syncs the table through a fresh connector into its own index; rows/s."""
     cluster.connector(name, "postgresql", connector_config(url))
-    start = time.perf_counter()
-    job_id = cluster.sync(name)
-    job = cluster.wait_job(job_id, timeout=SYNC_TIMEOUT)
-    elapsed = time.perf_counter() - start
-    if job.counters.docs_indexed != rows:
-        raise RuntimeError(f"job {job_id} indexed {job.counters.docs_indexed} of {rows} rows")
-    if cluster.index_count(name) != rows:
-        raise RuntimeError(f"index {name} does not hold the table's {rows} rows")
-    return rows / elapsed
+    return cluster.timed_sync(name, rows, timeout=SYNC_TIMEOUT)
 
 
 def measure(directory: Path, *, scale: int = SCALE, rounds: int = ROUNDS) -> tuple[
@@ -103,7 +95,6 @@ def measure(directory: Path, *, scale: int = SCALE, rounds: int = ROUNDS) -> tup
     # reach its data directory (see ferry.store.embedded_postgres).
     pg_dir = Path(tempfile.mkdtemp(prefix="ferry-bench-pg-"))
     server = EmbeddedPostgres(pg_dir / "data").start()
-    rates: dict[str, list[float]] = {"read": [], "write": [], "ferry": []}
     try:
         url = server.create_database("bench")
         server.load_pgbench("bench", scale=scale)
@@ -121,12 +112,7 @@ def measure(directory: Path, *, scale: int = SCALE, rounds: int = ROUNDS) -> tup
             }
             for side in sides.values():
                 side("warmup")
-            for i in range(rounds):
-                order = ["read", "write", "ferry"] if i % 2 == 0 else ["ferry", "write", "read"]
-                for name in order:
-                    measured = sides[name](str(i))
-                    rates[name].append(measured)
-                    print(f"  pg round {i + 1}: {name:5} {measured:8.0f} rows/s", file=sys.stderr)
+            rates = alternate(sides, rounds=rounds, what="pg", unit="rows/s")
     finally:
         server.stop()
         shutil.rmtree(pg_dir, ignore_errors=True)

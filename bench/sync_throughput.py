@@ -20,13 +20,11 @@ Rounds alternate, swapping which side goes first; each side reports its median.
 
 from __future__ import annotations
 
-import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench._cluster import Cluster
+from bench._cluster import Cluster, alternate
 from bench.report import Row
 from bench.store_write import raw_insert
 from ferry.connectors.generator import GeneratorSource
@@ -63,18 +61,8 @@ def raw_round(path: Path, table: str, config: dict[str, Any], batch: int) -> flo
 
 def ferry_round(cluster: Cluster, connector: str, config: dict[str, Any]) -> float:
     """ferry_round syncs a fresh generator connector into its own index; docs per second."""
-    docs = int(config["docs"])
     cluster.generator(connector, tasks_max=1, **config)
-    start = time.perf_counter()
-    job_id = cluster.sync(connector)
-    job = cluster.wait_job(job_id, timeout=SYNC_TIMEOUT)
-    elapsed = time.perf_counter() - start
-    if job.counters.docs_indexed != docs:
-        raise RuntimeError(f"job {job_id} indexed {job.counters.docs_indexed} of {docs} documents")
-    stored = cluster.index_count(connector)
-    if stored != docs:
-        raise RuntimeError(f"index {connector} holds {stored} documents, expected {docs}")
-    return docs / elapsed
+    return cluster.timed_sync(connector, int(config["docs"]), timeout=SYNC_TIMEOUT)
 
 
 def measure(
@@ -86,26 +74,20 @@ def measure(
     ``sync-<round>``), the raw tables are in ``directory/raw.db`` (``raw_<round>``).
     A warm-up round of ``warmup`` documents goes first on both sides.
     """
-    rates: dict[str, list[float]] = {"raw": [], "ferry": []}
     with Cluster(directory) as cluster:
         cluster.coordinator()
         cluster.agents(1, capacity=1, batch_docs=BATCH, checkpoint_docs=CHECKPOINT_DOCS)
 
-        def raw(label: str, count: int) -> float:
+        def raw(label: str, count: int = docs) -> float:
             return raw_round(directory / "raw.db", f"raw_{label}", generator_config(count), BATCH)
 
-        def ferry(label: str, count: int) -> float:
+        def ferry(label: str, count: int = docs) -> float:
             return ferry_round(cluster, f"sync-{label}", generator_config(count))
 
-        sides = {"raw": raw, "ferry": ferry}
         if warmup:
-            for side in sides.values():
-                side("warmup", warmup)
-        for i in range(rounds):
-            for name in ["raw", "ferry"] if i % 2 == 0 else ["ferry", "raw"]:
-                measured = sides[name](str(i), docs)
-                rates[name].append(measured)
-                print(f"  sync round {i + 1}: {name:5} {measured:8.0f} docs/s", file=sys.stderr)
+            raw("warmup", warmup)
+            ferry("warmup", warmup)
+        rates = alternate({"raw": raw, "ferry": ferry}, rounds=rounds, what="sync", unit="docs/s")
     return rates["raw"], rates["ferry"]
 
 

@@ -104,26 +104,45 @@ class RedactingExporter(SpanExporter):
 
 
 def _redact_attributes(attributes: Attributes) -> Attributes:
+    """_redact_attributes is attributes with secrets replaced; the same object when no
+    value quotes one."""
     if not attributes:
         return attributes
-    return {
+    redacted = {
         key: secrets.redact(value) if isinstance(value, str) else value
         for key, value in attributes.items()
     }
+    return redacted if any(redacted[k] != v for k, v in attributes.items()) else attributes
+
+
+def _redact_event(event: Event) -> Event:
+    original = event.attributes
+    attributes = _redact_attributes(original)
+    return event if attributes is original else Event(event.name, attributes, event.timestamp)
 
 
 def redact_span(span: ReadableSpan) -> ReadableSpan:
-    """redact_span is a copy of span with every resolved secret replaced."""
+    """redact_span is span with every resolved secret replaced: a copy when it quoted
+    one, else span itself (most spans quote none; copying each would be waste)."""
     status = span.status
     if status.description:
-        status = Status(status.status_code, secrets.redact(status.description))
+        description = secrets.redact(status.description)
+        if description != status.description:
+            status = Status(status.status_code, description)
+    # Read once: ReadableSpan hands out a fresh view of its attributes and events each time.
+    original_attributes, original_events = span.attributes, span.events
+    attributes = _redact_attributes(original_attributes)
+    events = [_redact_event(e) for e in original_events]
+    unchanged = all(new is old for new, old in zip(events, original_events, strict=True))
+    if status is span.status and attributes is original_attributes and unchanged:
+        return span
     return ReadableSpan(
         name=span.name,
         context=span.context,
         parent=span.parent,
         resource=span.resource,
-        attributes=_redact_attributes(span.attributes),
-        events=[Event(e.name, _redact_attributes(e.attributes), e.timestamp) for e in span.events],
+        attributes=attributes,
+        events=events,
         links=span.links,
         kind=span.kind,
         status=status,

@@ -63,13 +63,19 @@ def loads(assigned: Mapping[str, str], claims: Mapping[str, Claimed]) -> Counter
 
 
 async def read_state(
-    client: aetcd.Client, keys: Keys, *, job_id: str = "", connectors: bool = True
+    client: aetcd.Client,
+    keys: Keys,
+    *,
+    job_id: str = "",
+    connectors: bool = True,
+    jobs: bool = True,
 ) -> SyncState:
     """read_state reads the sync state at one etcd revision.
 
     ``job_id`` narrows jobs and tasks to that one job (agents, assignments and
     claims are still read whole: they say where its tasks run); without
-    ``connectors`` the connector records are skipped.
+    ``connectors`` the connector records are skipped, without ``jobs`` the job
+    and task records (the bulk of the state, on a busy cluster).
     """
     tx = client.transactions
 
@@ -108,16 +114,6 @@ async def read_state(
 
     # (request, the prefix stripped from each key, what a row adds to the state)
     reads: list[tuple[Any, str, Callable[[str, bytes, Any], None]]] = [
-        (
-            tx.get(keys.job(job_id).encode()) if job_id else whole(keys.jobs()),
-            keys.jobs(),
-            add_job,
-        ),
-        (
-            whole(keys.tasks(job_id) if job_id else keys.all_tasks()),
-            "",
-            lambda key, value, meta: task_rows.append((key.encode(), value, meta.mod_revision)),
-        ),
         (whole(keys.agents()), keys.agents(), add_agent),
         (whole(keys.all_assignments()), keys.all_assignments(), add_assignment),
         (whole(keys.claims(CLAIM_KIND)), keys.claims(CLAIM_KIND), add_claim),
@@ -125,6 +121,19 @@ async def read_state(
         (whole(keys.schedules()), keys.schedules(), add_schedule),
         (tx.get(keys.maintenance().encode()), "", add_maintenance),
     ]
+    if jobs:
+        reads += [
+            (
+                tx.get(keys.job(job_id).encode()) if job_id else whole(keys.jobs()),
+                keys.jobs(),
+                add_job,
+            ),
+            (
+                whole(keys.tasks(job_id) if job_id else keys.all_tasks()),
+                "",
+                lambda key, value, meta: task_rows.append((key.encode(), value, meta.mod_revision)),
+            ),
+        ]
     if connectors:
         reads.append((whole(keys.connectors()), keys.connectors(), add_connector))
     _, responses = await client.transaction(compare=[], success=[r[0] for r in reads], failure=[])

@@ -38,10 +38,10 @@ class ClusterServicer(cluster_pb2_grpc.ClusterServicer):
     ) -> cluster_pb2.ClusterStatus:
         status = await self._view.status(answered_by=self._member_id, read_only=self._read_only())
         if status.etcd.healthy:
-            agents = await self._jobs.agent_views(status.agents)
+            agents, maintenance = await self._jobs.cluster_view(status.agents)
             del status.agents[:]
             status.agents.extend(agents)
-            status.maintenance = (await self._jobs.maintenance()).enabled
+            status.maintenance = maintenance.enabled
         return status
 
     async def SetMaintenance(

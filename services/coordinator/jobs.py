@@ -93,8 +93,10 @@ class JobService:
             return await self.get(responses[0][0][0].decode())
         return await self.start(name, kind, request_id)  # the connector changed meanwhile
 
-    async def _state(self, job_id: str = "") -> SyncState:
-        return await read_state(self._client, self._keys, job_id=job_id, connectors=False)
+    async def _state(self, job_id: str = "", *, jobs: bool = True) -> SyncState:
+        return await read_state(
+            self._client, self._keys, job_id=job_id, connectors=False, jobs=jobs
+        )
 
     async def get(self, job_id: str) -> pb.Job:
         _check_id(job_id)
@@ -250,28 +252,21 @@ class JobService:
             await self._client.put(key, b"drain")
         else:
             await self._client.delete(key)
-        return await self.agent_view(agent)
-
-    async def agent_view(
-        self, agent: common_pb2.AgentInfo, state: SyncState | None = None
-    ) -> common_pb2.AgentInfo:
-        """agent_view adds the sync engine's view: running tasks and drain state."""
-        state = state or await self._state()
-        shown = common_pb2.AgentInfo()
-        shown.CopyFrom(agent)
-        running = sum(1 for c in state.claims.values() if c.agent_id == agent.id)
-        shown.running_tasks = running
-        if agent.id in state.drains:
-            shown.state = (
-                common_pb2.AGENT_STATE_DRAINED if running == 0 else common_pb2.AGENT_STATE_DRAINING
-            )
-        return shown
+        return _agent_view(agent, await self._placement())
 
     async def agent_views(
         self, agents: Sequence[common_pb2.AgentInfo]
     ) -> list[common_pb2.AgentInfo]:
-        state = await self._state()
-        return [await self.agent_view(a, state) for a in agents]
+        """agent_views adds the sync engine's view to each agent (see :func:`_agent_view`)."""
+        state = await self._placement()
+        return [_agent_view(a, state) for a in agents]
+
+    async def cluster_view(
+        self, agents: Sequence[common_pb2.AgentInfo]
+    ) -> tuple[list[common_pb2.AgentInfo], cluster_pb2.MaintenanceStatus]:
+        """cluster_view is agent_views and maintenance, from one read of etcd."""
+        state = await self._placement()
+        return [_agent_view(a, state) for a in agents], _maintenance(state)
 
     async def set_maintenance(self, enabled: bool, reason: str) -> cluster_pb2.MaintenanceStatus:
         key = self._keys.maintenance().encode()
@@ -282,12 +277,33 @@ class JobService:
         return await self.maintenance()
 
     async def maintenance(self) -> cluster_pb2.MaintenanceStatus:
-        state = await self._state()
-        return cluster_pb2.MaintenanceStatus(
-            enabled=state.maintenance,
-            reason=state.maintenance_reason,
-            running_tasks=len(state.claims),
+        return _maintenance(await self._placement())
+
+    async def _placement(self) -> SyncState:
+        """_placement reads the state without job and task records: agents, claims,
+        drains and maintenance are all that agent views and maintenance show."""
+        return await self._state(jobs=False)
+
+
+def _agent_view(agent: common_pb2.AgentInfo, state: SyncState) -> common_pb2.AgentInfo:
+    """_agent_view adds the sync engine's view: running tasks and drain state."""
+    shown = common_pb2.AgentInfo()
+    shown.CopyFrom(agent)
+    running = sum(1 for c in state.claims.values() if c.agent_id == agent.id)
+    shown.running_tasks = running
+    if agent.id in state.drains:
+        shown.state = (
+            common_pb2.AGENT_STATE_DRAINED if running == 0 else common_pb2.AGENT_STATE_DRAINING
         )
+    return shown
+
+
+def _maintenance(state: SyncState) -> cluster_pb2.MaintenanceStatus:
+    return cluster_pb2.MaintenanceStatus(
+        enabled=state.maintenance,
+        reason=state.maintenance_reason,
+        running_tasks=len(state.claims),
+    )
 
 
 def _progress(

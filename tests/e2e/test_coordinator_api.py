@@ -16,8 +16,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from ferry.etcd import EmbeddedEtcd
+from ferry.v1 import cluster_pb2, cluster_pb2_grpc, connectors_pb2_grpc
 from ferry.v1 import connectors_pb2 as pb
-from ferry.v1 import connectors_pb2_grpc
 from tests.helpers import ServiceProcess, wait_until
 
 
@@ -150,6 +150,19 @@ def test_jobs_are_served_to_grpcurl(grpcurl: str, coordinator: ServiceProcess) -
     )
     assert missing.returncode != 0
     assert "NotFound" in missing.stderr and "nope" in missing.stderr
+
+
+def test_status_shows_maintenance_as_set(coordinator: ServiceProcess) -> None:
+    with grpc.insecure_channel(coordinator.address) as channel:
+        stub = cluster_pb2_grpc.ClusterStub(channel)
+        assert not stub.Status(cluster_pb2.ClusterStatusRequest(), timeout=5).maintenance
+        request = cluster_pb2.SetMaintenanceRequest(enabled=True, reason="upgrade")
+        assert stub.SetMaintenance(request, timeout=5).reason == "upgrade"
+        assert stub.Status(cluster_pb2.ClusterStatusRequest(), timeout=5).maintenance
+        got = stub.GetMaintenance(cluster_pb2.GetMaintenanceRequest(), timeout=5)
+        assert got.enabled and got.reason == "upgrade" and got.running_tasks == 0
+        stub.SetMaintenance(cluster_pb2.SetMaintenanceRequest(enabled=False), timeout=5)
+        assert not stub.Status(cluster_pb2.ClusterStatusRequest(), timeout=5).maintenance
 
 
 def test_read_only_refuses_mutations_but_serves_reads(

@@ -20,6 +20,7 @@ transactions run on them), and gives every child its URL as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ferry.children import terminate_async
 from ferry.errors import InvalidArgument
@@ -35,6 +36,9 @@ from ferry.etcd import EmbeddedEtcd, free_port
 from ferry.specs import load_specs
 from ferry.store import open_store
 from ferry.tasks import wait_event
+
+if TYPE_CHECKING:
+    from ferry.store.embedded_postgres import EmbeddedPostgres
 
 log = logging.getLogger(__name__)
 
@@ -126,17 +130,22 @@ def default_store_url(data_dir: Path) -> str:
     return f"sqlite:///{data_dir / 'store' / 'ferry.db'}"
 
 
-def _demo_postgres(data_dir: Path) -> Any:
-    """_demo_postgres starts the demo's PostgreSQL, loading pgbench's tables once."""
+def _demo_postgres(data_dir: Path) -> EmbeddedPostgres:
+    """_demo_postgres starts the demo's PostgreSQL, loading pgbench's tables once;
+    a server whose loading failed is stopped again."""
     from ferry.store.embedded_postgres import EmbeddedPostgres
 
     server = EmbeddedPostgres(data_dir / "postgres" / "data").start()
     loaded = data_dir / "postgres" / "demo-loaded"
     if not loaded.exists():
         print("Loading pgbench's tables into the demo PostgreSQL...", flush=True)
-        server.drop_database(DEMO_DATABASE)
-        server.create_database(DEMO_DATABASE)
-        server.load_pgbench(DEMO_DATABASE, scale=1, transactions=2000)
+        try:
+            server.drop_database(DEMO_DATABASE)
+            server.create_database(DEMO_DATABASE)
+            server.load_pgbench(DEMO_DATABASE, scale=1, transactions=2000)
+        except BaseException:
+            server.stop()
+            raise
         loaded.touch()
     return server
 
@@ -158,45 +167,46 @@ def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str, str]:
 
 
 async def up(options: UpOptions) -> None:
-    """up runs until SIGTERM/SIGINT."""
+    """up runs until SIGTERM/SIGINT. Whatever it started is stopped on the way out, however
+    it ends: the children in reverse order, then the demo PostgreSQL, then etcd."""
     logs_dir, etcd, endpoints, store_url = await asyncio.to_thread(_prepare, options)
-    env = dict(os.environ)
-    postgres = None
-    if options.demo_postgres:
-        data_dir = logs_dir.parent
-        try:
-            postgres = await asyncio.to_thread(_demo_postgres, data_dir)
-        except BaseException:
-            if etcd is not None:
-                await asyncio.to_thread(etcd.stop)
-            raise
-        env[DEMO_DSN_ENV] = postgres.url_for(DEMO_DATABASE)
-    connectors_file = (
-        await asyncio.to_thread(lambda: str(Path(options.connectors_file).resolve()))
-        if options.connectors_file
-        else ""
-    )
-    common = ["--etcd-endpoints", endpoints, "--lease-ttl", str(options.lease_ttl),
-              "--log-level", options.log_level, "--store-url", store_url]  # fmt: skip
-    coordinator_args = ["coordinator", *common, "--listen", options.listen]
-    if connectors_file:
-        coordinator_args += ["--connectors-file", connectors_file]
-    children = [
-        Child("coordinator", coordinator_args, logs_dir / "coordinator.log", env),
-        Child("agent", ["agent", *common, "--listen", "127.0.0.1:0"], logs_dir / "agent.log", env),
-        Child(
-            "replicator",
-            ["replicator", *common, "--listen", "127.0.0.1:0"],
-            logs_dir / "replicator.log",
-            env,
-        ),
-    ]
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, children[0].signal, signal.SIGHUP)
-    try:
+    async with contextlib.AsyncExitStack() as started:
+        if etcd is not None:
+            started.push_async_callback(asyncio.to_thread, etcd.stop)
+        env = dict(os.environ)
+        if options.demo_postgres:
+            postgres = await asyncio.to_thread(_demo_postgres, logs_dir.parent)
+            started.push_async_callback(asyncio.to_thread, postgres.stop)
+            env[DEMO_DSN_ENV] = postgres.url_for(DEMO_DATABASE)
+        connectors_file = (
+            await asyncio.to_thread(lambda: str(Path(options.connectors_file).resolve()))
+            if options.connectors_file
+            else ""
+        )
+        common = ["--etcd-endpoints", endpoints, "--lease-ttl", str(options.lease_ttl),
+                  "--log-level", options.log_level, "--store-url", store_url]  # fmt: skip
+        coordinator_args = ["coordinator", *common, "--listen", options.listen]
+        if connectors_file:
+            coordinator_args += ["--connectors-file", connectors_file]
+        children = [
+            Child("coordinator", coordinator_args, logs_dir / "coordinator.log", env),
+            Child(
+                "agent", ["agent", *common, "--listen", "127.0.0.1:0"], logs_dir / "agent.log", env
+            ),
+            Child(
+                "replicator",
+                ["replicator", *common, "--listen", "127.0.0.1:0"],
+                logs_dir / "replicator.log",
+                env,
+            ),
+        ]
+        for child in children:
+            started.push_async_callback(child.stop)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGHUP, children[0].signal, signal.SIGHUP)
         for child in children:
             await child.start()
         print(
@@ -205,13 +215,6 @@ async def up(options: UpOptions) -> None:
             flush=True,
         )
         await _supervise(children, stop)
-    finally:
-        for child in reversed(children):
-            await child.stop()
-        if postgres is not None:
-            await asyncio.to_thread(postgres.stop)
-        if etcd is not None:
-            await asyncio.to_thread(etcd.stop)
 
 
 async def _supervise(children: list[Child], stop: asyncio.Event) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import bench.__main__ as bench_main
+from bench._cluster import alternate
 from bench.report import COLUMNS, Row, render_table, to_json
 
 
@@ -63,6 +65,28 @@ def test_json_has_the_columns_rounded_and_the_machine() -> None:
     }
 
 
+def test_a_row_of_rounds_reports_both_medians() -> None:
+    row = Row.of_rounds("sync", [3.0, 1.0, 2.0], [10.0, 30.0, 20.0], "docs/s", target=0.5)
+    assert (row.ferry, row.raw_limit, row.unit, row.target) == (2.0, 20.0, "docs/s", 0.5)
+    assert not row.lower_is_better
+
+
+def test_rounds_alternate_which_side_goes_first() -> None:
+    runs: list[str] = []
+
+    def side(name: str, rate: float) -> Callable[[str], float]:
+        def measure(label: str) -> float:
+            runs.append(f"{name}-{label}")
+            return rate
+
+        return measure
+
+    rates = alternate({"raw": side("raw", 2.0), "ferry": side("ferry", 1.0)}, rounds=3,
+                      what="test", unit="docs/s")  # fmt: skip
+    assert runs == ["raw-0", "ferry-0", "ferry-1", "raw-1", "raw-2", "ferry-2"]
+    assert rates == {"raw": [2.0, 2.0, 2.0], "ferry": [1.0, 1.0, 1.0]}
+
+
 def test_table_has_a_line_per_row_aligned_and_says_what_was_missed() -> None:
     failover = Row(
         figure="failover, agent killed mid-sync", ferry=6.25, raw_limit=5.0, unit="s",
@@ -86,6 +110,8 @@ def test_bench_discovers_benchmark_modules_only() -> None:
     found = bench_main.discover()
     assert "claims" in found
     assert "report" not in found and "__main__" not in found
+    assert {"sync_throughput", "postgres_sync", "failover"} <= set(found)
+    assert "_cluster" not in found
 
 
 def test_bench_main_prints_the_table_and_writes_the_same_json(

@@ -162,32 +162,37 @@ class EmbeddedPostgres:
         100,000 accounts per scale unit, with their branches and tellers; then runs
         ``transactions`` of pgbench's TPC-B-like transactions on each of 2 clients
         (balances change, history rows appear). Blocks."""
-        if self._server is None:
-            raise RuntimeError("embedded PostgreSQL is not running")
-        info = self._server.get_postmaster_info()
-        pgbench = str(_wheel()._commands.POSTGRES_BIN_PATH / "pgbench")
-        where = ["-h", str(info.socket_dir), "-p", str(info.port), "-U", "postgres", database]
-        steps = [[pgbench, "-i", "-q", "-s", str(scale), "--foreign-keys", *where]]
+        pgbench = self._client("pgbench")
+        steps = [["-i", "-q", "-s", str(scale), "--foreign-keys"]]
         if transactions:
-            steps.append([pgbench, "-n", "-c", "2", "-j", "2", "-t", str(transactions), *where])
-        for argv in steps:
-            done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=600)
+            steps.append(["-n", "-c", "2", "-j", "2", "-t", str(transactions)])
+        for options in steps:
+            done = subprocess.run(
+                [*pgbench, *options, database],
+                capture_output=True, text=True, check=False, timeout=600,
+            )  # fmt: skip
             if done.returncode != 0:
-                raise Unavailable(f"{' '.join(argv[:2])} failed: {done.stderr.strip()[-2000:]}")
+                raise Unavailable(
+                    f"pgbench {' '.join(options)} failed: {done.stderr.strip()[-2000:]}"
+                )
 
     def _psql(self, command: str) -> None:
-        if self._server is None:
-            raise RuntimeError("embedded PostgreSQL is not running")
-        info = self._server.get_postmaster_info()
-        psql = _wheel()._commands.POSTGRES_BIN_PATH / "psql"
         done = subprocess.run(
-            [str(psql), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-             "-h", str(info.socket_dir), "-p", str(info.port), "-U", "postgres",
+            [*self._client("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
              "-d", "postgres", "-c", command],
             capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
         if done.returncode != 0:
             raise Unavailable(f"psql {command!r} failed: {done.stderr.strip()}")
+
+    def _client(self, program: str) -> list[str]:
+        """_client is the argv of one of the wheel's client programs (psql, pgbench)
+        connected to this server's socket as the superuser."""
+        if self._server is None:
+            raise RuntimeError("embedded PostgreSQL is not running")
+        info = self._server.get_postmaster_info()
+        path = _wheel()._commands.POSTGRES_BIN_PATH / program
+        return [str(path), "-h", str(info.socket_dir), "-p", str(info.port), "-U", "postgres"]
 
     def _running_pid(self) -> int | None:
         """_running_pid is the postmaster's pid from postmaster.pid, if that postgres lives.

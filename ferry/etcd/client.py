@@ -12,6 +12,7 @@ import aetcd
 from aetcd import rpc
 
 from ferry.errors import InvalidArgument, Unavailable
+from ferry.tasks import raise_if_cancelling
 
 log = logging.getLogger(__name__)
 
@@ -78,14 +79,15 @@ def connect(endpoints: str | Sequence[str], *, timeout: float = 5.0) -> aetcd.Cl
 
 
 async def probe(client: aetcd.Client, *, within: float = 2.0) -> EtcdStatus:
-    """probe asks etcd for its status; it never raises."""
+    """probe asks etcd for its status; it never raises, except to pass on a cancellation
+    (even one that surfaced as grpc's or a timeout's error)."""
     try:
         await client.connect()
-        resp = await asyncio.wait_for(
-            client.maintenancestub.Status(rpc.StatusRequest(), timeout=within), within
-        )
+        async with asyncio.timeout(within):
+            resp = await client.maintenancestub.Status(rpc.StatusRequest(), timeout=within)
         return EtcdStatus(True, version=resp.version, revision=resp.header.revision)
     except Exception as exc:  # noqa: BLE001 — a probe reports, it does not raise
+        raise_if_cancelling()
         return EtcdStatus(False, error=_describe(exc))
 
 

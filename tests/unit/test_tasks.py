@@ -1,4 +1,4 @@
-"""wait_event: sleeping until told, without ever losing a cancellation."""
+"""Waiting and retrying (wait_event, raise_if_cancelling, probe) without losing a cancel."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from ferry.etcd import probe
 from ferry.tasks import raise_if_cancelling, wait_event
 
 
@@ -37,17 +38,18 @@ async def test_a_cancel_that_coincides_with_the_event_still_stops_the_loop() -> 
 
 async def test_a_cancel_disguised_as_another_error_still_stops_a_retrying_loop() -> None:
     started = asyncio.Event()
+    hang_up = asyncio.Event()  # ends the loop should the cancel be lost, so the test fails
 
     async def call() -> None:
         # Like an etcd call: its cancellation comes back as the client's own error.
         started.set()
         try:
-            await asyncio.Event().wait()
+            await hang_up.wait()
         except asyncio.CancelledError:
             raise ConnectionError("CANCELLED") from None
 
     async def retrying() -> None:
-        while True:
+        while not hang_up.is_set():
             try:
                 await call()
             except Exception:  # noqa: BLE001 — as the service loops do
@@ -56,6 +58,47 @@ async def test_a_cancel_disguised_as_another_error_still_stops_a_retrying_loop()
     task = asyncio.create_task(retrying())
     await started.wait()
     task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        async with asyncio.timeout(2):
+    try:
+        # asyncio.wait, not a timeout around ``await task``: that would cancel the task
+        # again on expiry, and a loop that swallows cancels would hang the test.
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert done, "the loop swallowed its cancellation"
+        with pytest.raises(asyncio.CancelledError):
             await task
+    finally:
+        hang_up.set()
+
+
+async def test_probe_passes_on_a_cancel_disguised_as_an_error() -> None:
+    # A health loop cancelled in the middle of its probe must stop, not report "unhealthy".
+    started = asyncio.Event()
+    hang_up = asyncio.Event()
+
+    class Stub:
+        async def Status(self, request: object, **options: object) -> None:
+            started.set()
+            try:
+                await hang_up.wait()
+            except asyncio.CancelledError:
+                raise ConnectionError("CANCELLED") from None
+
+    class Client:
+        maintenancestub = Stub()
+
+        async def connect(self) -> None:
+            pass
+
+    async def health_loop() -> None:
+        while not hang_up.is_set():
+            await probe(Client(), within=60)
+
+    task = asyncio.create_task(health_loop())
+    await started.wait()
+    task.cancel()
+    try:
+        done, _ = await asyncio.wait({task}, timeout=2)
+        assert done, "probe swallowed the cancellation"
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    finally:
+        hang_up.set()

@@ -71,6 +71,16 @@ class Membership:
             return "no etcd session"
         return ""
 
+    async def live_session(self) -> Session:
+        """live_session waits until this member is registered and returns its session,
+        alive when returned (it may be lost the next moment: watch its ``done``)."""
+        while True:
+            await self.ready.wait()
+            session = self.session
+            if session is not None and session.alive:
+                return session
+            await asyncio.sleep(0.05)  # lost, and ``ready`` not yet cleared
+
     async def start(self) -> None:
         """start begins registering in the background; wait on ``ready`` if needed."""
         if self._task is None:

@@ -168,11 +168,7 @@ class Agent(MemberProcess):
 
     async def _follow_assignments(self) -> None:
         while True:
-            await self.membership.ready.wait()
-            session = self.membership.session
-            if session is None or not session.alive:
-                await asyncio.sleep(0.05)
-                continue
+            session = await self.membership.live_session()
             try:
                 await self._follow(session)
             except asyncio.CancelledError:

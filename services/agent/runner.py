@@ -23,10 +23,11 @@ which the agent handles by cancelling every runner.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,8 +150,6 @@ class TaskRunner:
             # A newer owner exists: we are the zombie. Write nothing more.
             log.warning("task fenced; stopping", extra={"task": self.task_id, "error": str(exc)})
             return
-        except asyncio.CancelledError:
-            raise
         finally:
             if self.claim is not None and session.alive:
                 try:
@@ -395,29 +394,34 @@ class _Work:
             params=records.from_struct(self.task.params),
             estimate=self.task.counters.docs_total_estimate,
         )
-        isolated = self.connector.spec.isolation == connectors_pb2.ISOLATION_PROCESS
-        source = None if isolated else source_cls(config, advanced_rules=advanced)
+        open_items: Callable[[dict[str, Any] | None], AsyncIterator[isolation.Item]]
+        if self.connector.spec.isolation == connectors_pb2.ISOLATION_PROCESS:
+            request = isolation.Request(
+                source_type=source_cls.name,
+                config=config,
+                advanced=advanced,
+                plan=plan,
+                full=self.full,
+                cursor=None,
+                memory_limit=self.connector.spec.memory_limit_bytes
+                or self.ctx.settings.isolated_memory_mb * 2**20,
+                secrets=secrets.known(),
+                member_id=self.ctx.agent_id,
+            )
+
+            def open_items(cursor: dict[str, Any] | None) -> AsyncIterator[isolation.Item]:
+                return isolation.stream(dataclasses.replace(request, cursor=cursor))
+        else:
+            source = source_cls(config, advanced_rules=advanced)
+
+            def open_items(cursor: dict[str, Any] | None) -> AsyncIterator[isolation.Item]:
+                return _pinged(source, plan, self.full, cursor)
+
         self.cursor = await self._start_cursor()
         attempt = 0
         progress = self.task.counters.docs_seen
         while True:
-            if source is None:
-                items = isolation.stream(
-                    isolation.Request(
-                        source_type=source_cls.name,
-                        config=config,
-                        advanced=advanced,
-                        plan=plan,
-                        full=self.full,
-                        cursor=self.cursor,
-                        memory_limit=self.connector.spec.memory_limit_bytes
-                        or self.ctx.settings.isolated_memory_mb * 2**20,
-                        secrets=secrets.known(),
-                        member_id=self.ctx.agent_id,
-                    )
-                )
-            else:
-                items = _pinged(source, plan, self.full, self.cursor)
+            items = open_items(self.cursor)
             try:
                 async with closing(items):
                     await self._stream_once(items)

@@ -53,6 +53,9 @@ MEMORY_EXIT = 86
 WATCH_INTERVAL = 0.1
 """How often the agent samples the child's resident set."""
 STOP_GRACE = 2.0
+READ_AHEAD = 2**20
+"""The agent stops reading the pipe (and a full pipe blocks the child) once about twice
+this is buffered; readexactly takes frames of any size regardless."""
 _HEADER = struct.Struct(">I")
 
 
@@ -95,7 +98,7 @@ async def stream(request: Request) -> AsyncIterator[Item]:
         )
     finally:
         os.close(write_fd)
-    reader = asyncio.StreamReader(limit=2**26)
+    reader = asyncio.StreamReader(limit=READ_AHEAD)
     transport, _ = await asyncio.get_running_loop().connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_fd, "rb", buffering=0)
     )
@@ -164,6 +167,8 @@ async def _watch_memory(pid: int, limit: int, over_limit: asyncio.Event) -> None
 
 
 def _rss(status: Path) -> int | None:
+    # Read on the event loop: procfs answers from kernel memory in microseconds,
+    # less than a hop to a thread would cost.
     try:
         text = status.read_text()
     except OSError:
@@ -194,6 +199,8 @@ def main() -> None:
 
 
 async def _serve(request: Request, out: Any) -> None:
+    # A blocking write: while the agent is not reading, the child (whose loop runs
+    # only this source) waits, which is the stream's flow control.
     def send(kind: str, payload: Any) -> None:
         body = pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL)
         out.write(_HEADER.pack(len(body)) + body)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from google.protobuf import struct_pb2
+from google.protobuf import duration_pb2, struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -30,6 +30,12 @@ from ferry.v1 import (
 from tests.helpers import ServiceProcess, wait_until
 
 FINISHED = (jobs_pb2.JOB_STATE_COMPLETED, jobs_pb2.JOB_STATE_FAILED, jobs_pb2.JOB_STATE_CANCELED)
+QUICK_RETRY = connectors_pb2.ErrorPolicy(
+    max_retries=1,
+    initial_backoff=duration_pb2.Duration(nanos=100_000_000),
+    max_backoff=duration_pb2.Duration(nanos=200_000_000),
+)
+"""QUICK_RETRY retries a failed task once, after at most 0.2 s."""
 
 
 class SyncCluster:
@@ -245,11 +251,16 @@ def index_equals_generator(store_url: str, index: str, **config: Any) -> None:
     asyncio.run(_compare(store_url, index, config))
 
 
-async def _compare(store_url: str, index: str, config: dict[str, Any]) -> None:
+def generator_data(**config: Any) -> GeneratorSource:
+    """generator_data is the generator source a connector of this config reads."""
     normalised, problems = GeneratorSource.schema.validate(config)
     assert problems == []
-    source = GeneratorSource(normalised)
-    expected_ids = [i for i in range(int(normalised["docs"])) if source.exists(i)]
+    return GeneratorSource(normalised)
+
+
+async def _compare(store_url: str, index: str, config: dict[str, Any]) -> None:
+    source = generator_data(**config)
+    expected_ids = [i for i in range(int(source.config["docs"])) if source.exists(i)]
     async with open_store(store_url) as store:
         count = await store.count(index)
         assert count == len(expected_ids), (
@@ -310,17 +321,21 @@ async def _claim_history(etcd_endpoint: str, keys: Keys, since: int) -> list[tup
                 break
             holder = event.kv.value if event.kind == "PUT" else event.prev_kv.value  # type: ignore[union-attr]
             events.append((event.kind, key[len(prefix) :], holder.decode()))
-        await watch.cancel()
+        await ferry_etcd.cancel_watch(watch)
         return events
     finally:
         await client.close()
 
 
 def etcd_revision(etcd_endpoint: str) -> int:
+    """etcd_revision is etcd's current revision."""
+
     async def current() -> int:
         client = ferry_etcd.connect(etcd_endpoint)
         try:
-            return int((await client.get_prefix(b"/")).header.revision)
+            status = await ferry_etcd.probe(client)
+            assert status.healthy, status.error
+            return status.revision
         finally:
             await client.close()
 

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
-from google.protobuf import duration_pb2
 
 from ferry.connectors.registry import PLUGINS_ENV
 from ferry.v1 import connectors_pb2, jobs_pb2
 from tests.connectors.sources import PLUGINS
 from tests.helpers import wait_until
-from tests.sync.support import SyncCluster, index_equals_generator
+from tests.sync.support import QUICK_RETRY, SyncCluster, bad_fields, index_equals_generator
 
 PROCESS = connectors_pb2.ISOLATION_PROCESS
-QUICK_RETRY = connectors_pb2.ErrorPolicy(
-    max_retries=1,
-    initial_backoff=duration_pb2.Duration(nanos=100_000_000),
-    max_backoff=duration_pb2.Duration(nanos=200_000_000),
-)
 
 
 @pytest.fixture(autouse=True)
@@ -77,10 +72,6 @@ def test_crash_is_reported_with_its_signal(cluster: SyncCluster) -> None:
 
 
 def test_memory_limit_needs_process_isolation(cluster: SyncCluster) -> None:
-    import grpc
-
-    from tests.sync.support import bad_fields
-
     with pytest.raises(grpc.RpcError) as raised:
         cluster.create("x", "generator", {}, memory_limit_bytes=2**20)
     assert set(bad_fields(raised.value)) == {"spec.memory_limit_bytes"}

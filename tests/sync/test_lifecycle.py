@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
-from ferry.connectors.generator import GeneratorSource
 from ferry.v1 import connectors_pb2, jobs_pb2
 from tests.helpers import wait_until
 from tests.sync.support import (
     SyncCluster,
     claim_history,
     etcd_revision,
+    generator_data,
     index_equals_generator,
 )
 
 RUNNING = jobs_pb2.TASK_STATE_RUNNING
 COMPLETED = jobs_pb2.JOB_STATE_COMPLETED
-
-
-def _dataset(**config: Any) -> GeneratorSource:
-    normalised, problems = GeneratorSource.schema.validate(config)
-    assert problems == []
-    return GeneratorSource(normalised)
 
 
 def test_joining_agents_take_only_the_excess_and_no_task_runs_twice(
@@ -85,7 +78,7 @@ def test_incremental_applies_exactly_the_changes_and_full_removes_vanished(
     cluster.update_config(
         "inc", **{k: after[k] for k in ("docs", "version", "updated_every", "deleted_every")}
     )
-    old, new = _dataset(**before), _dataset(**after)
+    old, new = generator_data(**before), generator_data(**after)
     deleted = [i for i in range(2000) if old.exists(i) and not new.exists(i)]
     changed = [
         i
@@ -103,7 +96,7 @@ def test_incremental_applies_exactly_the_changes_and_full_removes_vanished(
     # A FULL sync after more deletions removes the vanished documents by generation.
     final = {**after, "deleted_every": 5}
     cluster.update_config("inc", deleted_every=5)
-    vanished = [i for i in range(2100) if new.exists(i) and not _dataset(**final).exists(i)]
+    vanished = [i for i in range(2100) if new.exists(i) and not generator_data(**final).exists(i)]
     full = cluster.wait_job(cluster.sync("inc").id)
     assert full.state == COMPLETED, full.error
     index_equals_generator(cluster.store_url, "inc", **final)

@@ -5,10 +5,9 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from ferry.connectors.generator import GeneratorSource
 from ferry.v1 import connectors_pb2 as pb
 from ferry.v1 import jobs_pb2
-from tests.sync.support import SyncCluster, bad_fields, index_documents
+from tests.sync.support import SyncCluster, bad_fields, generator_data, index_documents
 
 INCLUDE, EXCLUDE = pb.RULE_POLICY_INCLUDE, pb.RULE_POLICY_EXCLUDE
 RULES = pb.SyncRules(
@@ -23,10 +22,9 @@ RULES = pb.SyncRules(
 
 def expected(**config: object) -> dict[str, dict[str, object]]:
     """expected applies the rules' meaning, written out by hand, to the generator's data."""
-    normalised, _ = GeneratorSource.schema.validate(config)
-    source = GeneratorSource(normalised)
+    source = generator_data(**config)
     found = {}
-    for i in range(int(normalised["docs"])):
+    for i in range(int(source.config["docs"])):
         doc = source.document(i)
         if i != 7 and (i < 300 or doc.source["body"].startswith("0")):
             found[doc.id] = doc.source

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import grpc
 import pytest
-from google.protobuf import duration_pb2
 
 from ferry.connectors.registry import PLUGINS_ENV
 from ferry.v1 import connectors_pb2, jobs_pb2
 from tests.connectors.sources import PLUGINS
 from tests.helpers import wait_until
-from tests.sync.support import SyncCluster, bad_fields
+from tests.sync.support import QUICK_RETRY, SyncCluster, bad_fields
 
 SECRET = "tok-5f1d9c2e-never-print-me"
-QUICK_RETRY = connectors_pb2.ErrorPolicy(
-    max_retries=1,
-    initial_backoff=duration_pb2.Duration(nanos=100_000_000),
-    max_backoff=duration_pb2.Duration(nanos=200_000_000),
-)
 
 
 @pytest.fixture(autouse=True)
@@ -80,10 +76,8 @@ def test_unset_variable_fails_the_task_naming_the_field(cluster: SyncCluster) ->
     )
 
 
-def test_file_reference_is_read_on_the_agent(cluster: SyncCluster, tmp_path: object) -> None:
-    from pathlib import Path
-
-    secret_file = Path(str(tmp_path)) / "token"
+def test_file_reference_is_read_on_the_agent(cluster: SyncCluster, tmp_path: Path) -> None:
+    secret_file = tmp_path / "token"
     secret_file.write_text(SECRET + "\n")
     agent = cluster.agent()
     cluster.create(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,11 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import struct_pb2
-from grpc_status import rpc_status
 
 from ferry.cli import output
 from ferry.cli.main import default_coordinator, main
-from ferry.errors import FerryError, FieldViolation, InvalidArgument, NotFound, Unavailable
+from ferry.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from ferry.v1 import (
-    agents_pb2,
     agents_pb2_grpc,
     cluster_pb2,
     cluster_pb2_grpc,
@@ -34,6 +31,7 @@ from ferry.v1 import (
 from ferry.v1 import (
     connectors_pb2 as pb,
 )
+from tests.unit.fake_servers import FakeAgents, abort, serving
 
 TWO_CONNECTORS = """\
 connectors:
@@ -48,10 +46,6 @@ connectors:
     state: paused
     config: {docs: 5}
 """
-
-
-def _abort(context: grpc.ServicerContext, error: FerryError) -> None:
-    context.abort_with_status(rpc_status.to_status(error.to_status()))
 
 
 def _connector(
@@ -76,7 +70,7 @@ class FakeConnectors(connectors_pb2_grpc.ConnectorsServicer):
     ) -> pb.Connector:
         self.calls.append(("Create", request))
         if request.spec.name == "bad":
-            _abort(
+            abort(
                 context,
                 InvalidArgument.fields(
                     [
@@ -92,7 +86,7 @@ class FakeConnectors(connectors_pb2_grpc.ConnectorsServicer):
 
     def Get(self, request: pb.GetConnectorRequest, context: grpc.ServicerContext) -> pb.Connector:
         if request.name not in self.stored:
-            _abort(context, NotFound("connector", request.name))
+            abort(context, NotFound("connector", request.name))
         return self.stored[request.name]
 
     def List(
@@ -125,7 +119,7 @@ class FakeConnectors(connectors_pb2_grpc.ConnectorsServicer):
         self, name: str, state: pb.ConnectorState, context: grpc.ServicerContext
     ) -> pb.Connector:
         if name not in self.stored:
-            _abort(context, NotFound("connector", name))
+            abort(context, NotFound("connector", name))
         self.stored[name].state = state
         return self.stored[name]
 
@@ -170,33 +164,6 @@ class FakeConnectors(connectors_pb2_grpc.ConnectorsServicer):
         return pb.ListConnectorTypesResponse(types=[kind])
 
 
-class FakeAgents(agents_pb2_grpc.AgentsServicer):
-    """FakeAgents reports two agents, one of them draining."""
-
-    def List(
-        self, request: agents_pb2.ListAgentsRequest, context: grpc.ServicerContext
-    ) -> agents_pb2.ListAgentsResponse:
-        return agents_pb2.ListAgentsResponse(
-            agents=[
-                common_pb2.AgentInfo(
-                    id="agent-a",
-                    address="10.0.0.1:7000",
-                    max_concurrent_tasks=4,
-                    running_tasks=3,
-                    labels={"zone": "a", "disk": "ssd"},
-                    connector_types=["generator", "postgres"],
-                    state=common_pb2.AGENT_STATE_ACTIVE,
-                ),
-                common_pb2.AgentInfo(
-                    id="agent-b",
-                    address="10.0.0.2:7000",
-                    max_concurrent_tasks=2,
-                    state=common_pb2.AGENT_STATE_DRAINING,
-                ),
-            ]
-        )
-
-
 @dataclass
 class FakeCluster(cluster_pb2_grpc.ClusterServicer):
     """FakeCluster reports a two-coordinator cluster, or fails with UNAVAILABLE when told to."""
@@ -207,7 +174,7 @@ class FakeCluster(cluster_pb2_grpc.ClusterServicer):
         self, request: cluster_pb2.ClusterStatusRequest, context: grpc.ServicerContext
     ) -> cluster_pb2.ClusterStatus:
         if self.etcd_down:
-            _abort(context, Unavailable("etcd is unavailable"))
+            abort(context, Unavailable("etcd is unavailable"))
         leader = common_pb2.CoordinatorInfo(id="coord-a", address="10.0.0.1:50051", leader=True)
         follower = common_pb2.CoordinatorInfo(id="coord-b", address="10.0.0.2:50051")
         return cluster_pb2.ClusterStatus(
@@ -237,15 +204,13 @@ def _no_coordinator_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fakes() -> Iterator[Fakes]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     connectors, cluster = FakeConnectors(), FakeCluster()
-    connectors_pb2_grpc.add_ConnectorsServicer_to_server(connectors, server)
-    agents_pb2_grpc.add_AgentsServicer_to_server(FakeAgents(), server)
-    cluster_pb2_grpc.add_ClusterServicer_to_server(cluster, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield Fakes(f"127.0.0.1:{port}", connectors, cluster)
-    server.stop(None)
+    with serving(
+        (connectors_pb2_grpc.add_ConnectorsServicer_to_server, connectors),
+        (agents_pb2_grpc.add_AgentsServicer_to_server, FakeAgents()),
+        (cluster_pb2_grpc.add_ClusterServicer_to_server, cluster),
+    ) as address:
+        yield Fakes(address, connectors, cluster)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,18 +16,14 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
-from grpc_status import rpc_status
 
 from ferry.cli.main import main
-from ferry.errors import FerryError, InvalidArgument, NotFound
+from ferry.errors import InvalidArgument, NotFound
 from ferry.v1 import indices_pb2 as pb
 from ferry.v1 import indices_pb2_grpc
+from tests.unit.fake_servers import abort, serving
 
 Ctx = grpc.ServicerContext
-
-
-def _abort(context: Ctx, error: FerryError) -> None:
-    context.abort_with_status(rpc_status.to_status(error.to_status()))
 
 
 def _struct(value: dict[str, Any]) -> struct_pb2.Struct:
@@ -67,7 +62,7 @@ class FakeIndices(indices_pb2_grpc.IndicesServicer):
 
     def Get(self, request: pb.GetIndexRequest, context: Ctx) -> pb.Index:
         if request.name not in self.names:
-            _abort(context, NotFound("index", request.name))
+            abort(context, NotFound("index", request.name))
         return _index(request.name, docs=12)
 
     def List(self, request: pb.ListIndicesRequest, context: Ctx) -> pb.ListIndicesResponse:
@@ -107,14 +102,14 @@ class FakeIndices(indices_pb2_grpc.IndicesServicer):
 
     def GetDocument(self, request: pb.GetDocumentRequest, context: Ctx) -> pb.Document:
         if request.id != DOC.id:
-            _abort(context, NotFound("document", f"{request.index}/{request.id}"))
+            abort(context, NotFound("document", f"{request.index}/{request.id}"))
         return DOC
 
     def Bulk(self, request: pb.BulkRequest, context: Ctx) -> pb.BulkResponse:
         self.calls.append(("Bulk", request))
         for i, op in enumerate(request.operations):
             if op.id == "bad":
-                _abort(
+                abort(
                     context,
                     InvalidArgument.field(
                         f"operations[{i}].source.qty", "document 'bad': field 'qty' must be long"
@@ -154,13 +149,9 @@ def _no_coordinator_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake() -> Iterator[Fake]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     indices = FakeIndices()
-    indices_pb2_grpc.add_IndicesServicer_to_server(indices, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield Fake(f"127.0.0.1:{port}", indices)
-    server.stop(None)
+    with serving((indices_pb2_grpc.add_IndicesServicer_to_server, indices)) as address:
+        yield Fake(address, indices)
 
 
 def run(capsys: pytest.CaptureFixture[str], fake: Fake, *argv: str) -> tuple[int, str, str]:

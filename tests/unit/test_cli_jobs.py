@@ -10,34 +10,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from concurrent import futures
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 import pytest
 from google.protobuf import timestamp_pb2
-from grpc_status import rpc_status
 
 from ferry.cli import cluster, jobs
 from ferry.cli.main import build_parser, main
-from ferry.errors import FailedPrecondition, FerryError, NotFound
+from ferry.errors import FailedPrecondition, NotFound
 from ferry.v1 import (
-    agents_pb2,
     agents_pb2_grpc,
     cluster_pb2,
     cluster_pb2_grpc,
-    common_pb2,
     jobs_pb2_grpc,
 )
 from ferry.v1 import jobs_pb2 as pb
+from tests.unit.fake_servers import FakeAgents, abort, serving
 
 Ctx = grpc.ServicerContext
 CREATED = "2026-11-21T11:00:00Z"
-
-
-def _abort(context: Ctx, error: FerryError) -> None:
-    context.abort_with_status(rpc_status.to_status(error.to_status()))
 
 
 def _ts(text: str) -> timestamp_pb2.Timestamp:
@@ -118,14 +111,14 @@ class FakeJobs(jobs_pb2_grpc.JobsServicer):
     def Start(self, request: pb.StartJobRequest, context: Ctx) -> pb.Job:
         self.calls.append(("Start", request))
         if request.connector == "paused":
-            _abort(context, FailedPrecondition("connector 'paused' is CONNECTOR_STATE_PAUSED"))
+            abort(context, FailedPrecondition("connector 'paused' is CONNECTOR_STATE_PAUSED"))
         kind = request.kind or pb.JOB_KIND_FULL
         return _job(state=pb.JOB_STATE_PENDING, kind=kind, request_id=request.request_id)
 
     def Get(self, request: pb.GetJobRequest, context: Ctx) -> pb.Job:
         self.calls.append(("Get", request))
         if request.id != "orders-1":
-            _abort(context, NotFound("job", request.id))
+            abort(context, NotFound("job", request.id))
         final = self.stream[-1].state if self.stream else pb.JOB_STATE_RUNNING
         return _job(state=final)
 
@@ -143,23 +136,8 @@ class FakeJobs(jobs_pb2_grpc.JobsServicer):
     def Watch(self, request: pb.WatchJobRequest, context: Ctx) -> Iterator[pb.JobProgress]:
         self.calls.append(("Watch", request))
         if request.id != "orders-1":
-            _abort(context, NotFound("job", request.id))
+            abort(context, NotFound("job", request.id))
         yield from self.stream
-
-
-@dataclass
-class FakeAgents(agents_pb2_grpc.AgentsServicer):
-    def Drain(self, request: agents_pb2.DrainAgentRequest, context: Ctx) -> common_pb2.AgentInfo:
-        if request.id != "agent-a":
-            _abort(context, NotFound("agent", request.id))
-        return common_pb2.AgentInfo(
-            id="agent-a", state=common_pb2.AGENT_STATE_DRAINING, running_tasks=3
-        )
-
-    def Undrain(
-        self, request: agents_pb2.UndrainAgentRequest, context: Ctx
-    ) -> common_pb2.AgentInfo:
-        return common_pb2.AgentInfo(id=request.id, state=common_pb2.AGENT_STATE_ACTIVE)
 
 
 @dataclass
@@ -212,15 +190,13 @@ def _no_coordinator_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake() -> Iterator[Fake]:
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     fake_jobs, fake_cluster = FakeJobs(), FakeMaintenance()
-    jobs_pb2_grpc.add_JobsServicer_to_server(fake_jobs, server)
-    agents_pb2_grpc.add_AgentsServicer_to_server(FakeAgents(), server)
-    cluster_pb2_grpc.add_ClusterServicer_to_server(fake_cluster, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    yield Fake(f"127.0.0.1:{port}", fake_jobs, fake_cluster)
-    server.stop(None)
+    with serving(
+        (jobs_pb2_grpc.add_JobsServicer_to_server, fake_jobs),
+        (agents_pb2_grpc.add_AgentsServicer_to_server, FakeAgents()),
+        (cluster_pb2_grpc.add_ClusterServicer_to_server, fake_cluster),
+    ) as address:
+        yield Fake(address, fake_jobs, fake_cluster)
 
 
 def run(capsys: pytest.CaptureFixture[str], fake: Fake, *argv: str) -> tuple[int, str, str]:

@@ -204,22 +204,18 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        shaping = {
-            k: config.get(k, SCHEMA_DEFAULTS[k])
-            for k in ("path", "format", "id_field", "max_content_bytes", "hash")
-        }
+        c = {**SCHEMA.defaults, **config}
+        shaping = {k: c[k] for k in ("path", "format", "id_field", "max_content_bytes", "hash")}
         digest = hashlib.blake2b(json.dumps(shaping, sort_keys=True).encode(), digest_size=8)
         return cls(
-            root=Path(config["path"]),
-            include=tuple(glob_regex(p) for p in config.get("include", ["**/*"])),
-            exclude=tuple(glob_regex(p) for p in config.get("exclude", [])),
-            include_hidden=bool(config.get("include_hidden", False)),
-            format=str(config.get("format", "auto")),
-            id_field=config.get("id_field") or None,
-            max_content_bytes=int(
-                config.get("max_content_bytes", SCHEMA_DEFAULTS["max_content_bytes"])
-            ),
-            hash=bool(config.get("hash", True)),
+            root=Path(c["path"]),
+            include=tuple(glob_regex(p) for p in c["include"]),
+            exclude=tuple(glob_regex(p) for p in c["exclude"]),
+            include_hidden=bool(c["include_hidden"]),
+            format=str(c["format"]),
+            id_field=c["id_field"] or None,
+            max_content_bytes=int(c["max_content_bytes"]),
+            hash=bool(c["hash"]),
             fingerprint=digest.hexdigest(),
         )
 
@@ -240,9 +236,6 @@ class Settings:
         return any(p.fullmatch(rel) for p in self.include) and not any(
             p.fullmatch(rel) for p in self.exclude
         )
-
-
-SCHEMA_DEFAULTS = {f.name: f.default for f in SCHEMA.fields}
 
 
 @dataclass(frozen=True)

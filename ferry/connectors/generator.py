@@ -55,8 +55,6 @@ SCHEMA = ConfigSchema(
     )
 )  # fmt: skip
 
-_DEFAULTS = {f.name: f.default for f in SCHEMA.fields}
-
 
 def _whole(value: Any, where: str) -> int:
     # Cursors stored as protobuf Struct come back with floats for every number.
@@ -86,7 +84,8 @@ class Dataset:
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Dataset:
         """from_config reads the params from a source config, defaults for missing keys."""
-        return cls(**{name: int(config.get(name, _DEFAULTS[name])) for name in _PARAMS})
+        c = {**SCHEMA.defaults, **config}
+        return cls(**{name: int(c[name]) for name in _PARAMS})
 
     @classmethod
     def from_cursor(cls, base: Any) -> Dataset:
@@ -174,7 +173,7 @@ class GeneratorSource(Source):
 
     @classmethod
     def plan_tasks(cls, config: Mapping[str, Any], tasks_max: int) -> Sequence[TaskPlan]:
-        docs = int(config.get("docs", _DEFAULTS["docs"]))
+        docs = int(config.get("docs", SCHEMA.defaults["docs"]))
         count = max(1, min(tasks_max, docs or 1))
         step = -(-docs // count) if docs else 0
         # Rounding the step up can leave trailing tasks with nothing (or a start
@@ -213,7 +212,7 @@ class GeneratorSource(Source):
             if task.params.get("last"):
                 end = max(end, base.docs)
             position = max(position, base.first_difference(now))
-        every = int(self.config.get("checkpoint_every", _DEFAULTS["checkpoint_every"]))
+        every = int(self.config.get("checkpoint_every", SCHEMA.defaults["checkpoint_every"]))
         scan_from = position
         for i in range(position, end):
             if base is None:

@@ -178,28 +178,26 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
-        def get(name: str) -> Any:
-            return config.get(name, _DEFAULTS[name])
-
-        headers = {str(k): str(v) for k, v in get("headers").items()}
-        if config.get("auth_value"):
-            headers[get("auth_header")] = config["auth_value"]
+        c = {**SCHEMA.defaults, **config}
+        headers = {str(k): str(v) for k, v in c["headers"].items()}
+        if c["auth_value"]:
+            headers[c["auth_header"]] = c["auth_value"]
         return cls(
-            url=URL(config["url"]),
-            records_path=get("records_path"),
-            id_field=config["id_field"],
-            pagination=get("pagination"),
-            page_param=get("page_param"),
-            first_page=int(get("first_page")),
-            page_size_param=config.get("page_size_param"),
-            page_size=config.get("page_size"),
-            cursor_path=config.get("cursor_path") or "",
-            cursor_param=get("cursor_param"),
+            url=URL(c["url"]),
+            records_path=c["records_path"],
+            id_field=c["id_field"],
+            pagination=c["pagination"],
+            page_param=c["page_param"],
+            first_page=int(c["first_page"]),
+            page_size_param=c["page_size_param"],
+            page_size=c["page_size"],
+            cursor_path=c["cursor_path"] or "",
+            cursor_param=c["cursor_param"],
             headers=headers,
-            timeout=float(get("timeout_seconds")),
-            max_retries=int(get("max_retries")),
-            initial_backoff=float(get("initial_backoff_seconds")),
-            max_backoff=float(get("max_backoff_seconds")),
+            timeout=float(c["timeout_seconds"]),
+            max_retries=int(c["max_retries"]),
+            initial_backoff=float(c["initial_backoff_seconds"]),
+            max_backoff=float(c["max_backoff_seconds"]),
         )
 
     def page_url(self, position: Any) -> URL:
@@ -223,9 +221,6 @@ class Settings:
         """backoff is capped exponential with full jitter, for retry number ``attempt``."""
         ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
-
-
-_DEFAULTS = {f.name: f.default for f in SCHEMA.fields}
 
 
 class HttpSource(Source):
@@ -273,8 +268,8 @@ class HttpSource(Source):
                     bad(f"headers.{name}", "must be a named header with a string value")
                 elif name.lower() == auth_header.lower() and config.get("auth_value"):
                     bad(f"headers.{name}", "is auth_header: its value belongs in auth_value")
-        initial = config.get("initial_backoff_seconds", _DEFAULTS["initial_backoff_seconds"])
-        ceiling = config.get("max_backoff_seconds", _DEFAULTS["max_backoff_seconds"])
+        initial = config.get("initial_backoff_seconds", SCHEMA.defaults["initial_backoff_seconds"])
+        ceiling = config.get("max_backoff_seconds", SCHEMA.defaults["max_backoff_seconds"])
         if isinstance(initial, int | float) and isinstance(ceiling, int | float):
             if initial > ceiling:
                 bad("initial_backoff_seconds", "must not exceed max_backoff_seconds")

@@ -88,6 +88,12 @@ class ConfigSchema:
 
     fields: tuple[Field, ...] = ()
 
+    @property
+    def defaults(self) -> dict[str, Any]:
+        """defaults maps every field to its default (None when it has none):
+        ``{**schema.defaults, **config}`` reads any field without a fallback."""
+        return {f.name: f.default for f in self.fields}
+
     def validate(
         self, config: Mapping[str, Any], *, path: str = "config"
     ) -> tuple[dict[str, Any], list[FieldViolation]]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from ferry.connectors import Source, load_registry
+from ferry.connectors import Source, filesystem, generator, http, load_registry
 from ferry.connectors.filesystem import FilesystemSource
 from ferry.connectors.generator import GeneratorSource
 from ferry.connectors.http import HttpSource
@@ -46,3 +46,19 @@ def test_derived_state_reads_the_config() -> None:
     assert isinstance(files, FilesystemSource) and files.settings.root == Path("/srv/docs")
     assert isinstance(api, HttpSource) and api.settings.url == URL("https://api.example/items")
     assert isinstance(generator, GeneratorSource) and generator.dataset.docs == 3
+
+
+def test_derived_state_fills_in_the_schema_defaults() -> None:
+    def normalised(name: str) -> dict[str, Any]:
+        config, problems = load_registry().types[name].schema.validate(MINIMAL_CONFIGS[name])
+        assert problems == [] and config != MINIMAL_CONFIGS[name]
+        return config
+
+    files, api = MINIMAL_CONFIGS["filesystem"], MINIMAL_CONFIGS["http"]
+    assert filesystem.Settings.from_config(files) == filesystem.Settings.from_config(
+        normalised("filesystem")
+    )
+    assert http.Settings.from_config(api) == http.Settings.from_config(normalised("http"))
+    assert generator.Dataset.from_config(MINIMAL_CONFIGS["generator"]) == (
+        generator.Dataset.from_config(normalised("generator"))
+    )

@@ -58,20 +58,21 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _compare(value: Any, operand: str) -> int | None:
-    """_compare is -1/0/1 for value against operand, None when they do not order."""
+def _compare(value: Any, operand: str, right: float | None) -> int | None:
+    """_compare is -1/0/1 for value against operand (``right`` is its number, parsed once
+    per rule, not per document), None when they do not order."""
     if isinstance(value, (dict, list)) or value is None:
         return None
-    left, right = _number(value), _number(operand)
+    left = _number(value)
     if left is not None and right is not None:
         return (left > right) - (left < right)
     text = _text(value)
     return (text > operand) - (text < operand)
 
 
-def _contains(value: Any, operand: str) -> bool:
+def _contains(value: Any, operand: str, number: float | None) -> bool:
     if isinstance(value, list):
-        return any(_compare(item, operand) == 0 for item in value)
+        return any(_compare(item, operand, number) == 0 for item in value)
     return not isinstance(value, dict) and value is not None and operand in _text(value)
 
 
@@ -80,11 +81,12 @@ Matcher = Callable[[Any], bool]
 
 def _matcher(rule: pb.BasicRule) -> Matcher:
     operand = rule.value
+    number = _number(operand)
     op = rule.operator
     if op == pb.RULE_OPERATOR_EQUALS:
-        return lambda v: _compare(v, operand) == 0
+        return lambda v: _compare(v, operand, number) == 0
     if op == pb.RULE_OPERATOR_CONTAINS:
-        return lambda v: _contains(v, operand)
+        return lambda v: _contains(v, operand, number)
     if op == pb.RULE_OPERATOR_STARTS_WITH:
         return lambda v: isinstance(v, (str, int, float)) and _text(v).startswith(operand)
     if op == pb.RULE_OPERATOR_ENDS_WITH:
@@ -93,9 +95,9 @@ def _matcher(rule: pb.BasicRule) -> Matcher:
         pattern = re.compile(operand)
         return lambda v: isinstance(v, (str, int, float)) and pattern.search(_text(v)) is not None
     if op == pb.RULE_OPERATOR_GREATER_THAN:
-        return lambda v: _compare(v, operand) == 1
+        return lambda v: _compare(v, operand, number) == 1
     if op == pb.RULE_OPERATOR_LESS_THAN:
-        return lambda v: _compare(v, operand) == -1
+        return lambda v: _compare(v, operand, number) == -1
     raise ValueError(f"unknown rule operator {op}")
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import grpc
 from opentelemetry import trace
@@ -103,15 +104,20 @@ class RedactingExporter(SpanExporter):
         return self.inner.force_flush(timeout_millis)
 
 
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return secrets.redact(value)
+    if isinstance(value, (list, tuple)):  # attribute values may be sequences of strings
+        return type(value)(secrets.redact(v) if isinstance(v, str) else v for v in value)
+    return value
+
+
 def _redact_attributes(attributes: Attributes) -> Attributes:
     """_redact_attributes is attributes with secrets replaced; the same object when no
     value quotes one."""
     if not attributes:
         return attributes
-    redacted = {
-        key: secrets.redact(value) if isinstance(value, str) else value
-        for key, value in attributes.items()
-    }
+    redacted = {key: _redact_value(value) for key, value in attributes.items()}
     return redacted if any(redacted[k] != v for k, v in attributes.items()) else attributes
 
 

@@ -366,7 +366,7 @@ class _Work:
         )
         return records.from_struct(offset.cursor)
 
-    def _source_config(self) -> tuple[type[Source], dict[str, Any], dict[str, Any]]:
+    async def _source_config(self) -> tuple[type[Source], dict[str, Any], dict[str, Any]]:
         """_source_config is the source class, its config (validated, secrets resolved)
         and its advanced rules."""
         spec = self.connector.spec
@@ -377,14 +377,15 @@ class _Work:
         if problems:
             raise TaskFailed("invalid config: " + "; ".join(str(p) for p in problems))
         try:
-            config = secrets.resolve(config)
+            # ${file:...} references read files: off the event loop.
+            config = await asyncio.to_thread(secrets.resolve, config)
         except secrets.SecretError as exc:
             raise TaskFailed(str(exc)) from None
         return source_cls, config, records.from_struct(spec.rules.advanced)
 
     async def stream(self) -> None:
         """stream reads the task's share from its checkpoint, retrying per the error policy."""
-        source_cls, config, advanced = self._source_config()
+        source_cls, config, advanced = await self._source_config()
         if not self.full and not source_cls.incremental:
             raise TaskFailed(
                 f"connector type {source_cls.name!r} cannot sync incrementally; run a FULL sync"

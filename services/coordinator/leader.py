@@ -78,16 +78,10 @@ class LeaderRole:
 
     async def _run(self) -> None:
         while True:
-            await self._membership.ready.wait()
-            session = self._membership.session
-            if session is None or not session.alive:
-                await asyncio.sleep(0.05)
-                continue
+            session = await self._membership.live_session()
             election = Election(self._client, session, self._keys.election())
             try:
                 await self._lead(election, session)
-            except asyncio.CancelledError:
-                raise
             except SessionLost:
                 pass
             except Exception as exc:  # noqa: BLE001 — etcd trouble: campaign again

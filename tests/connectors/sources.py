@@ -19,7 +19,7 @@ from ferry.connectors import (
 )
 
 PLUGINS = ",".join(
-    f"tests.connectors.sources:{name}" for name in ("MemoryHog", "Indiscreet", "Crasher")
+    f"tests.connectors.sources:{name}" for name in ("MemoryHog", "Indiscreet", "Crasher", "WhoAmI")
 )
 
 log = logging.getLogger(__name__)
@@ -80,3 +80,14 @@ class Crasher(Source):
         for i in range(self.config["docs"]):
             yield Document(f"doc-{i}", {"n": i})
         os.abort()
+
+
+class WhoAmI(Source):
+    """WhoAmI yields one document naming the process its stream ran in."""
+
+    name = "test-whoami"
+
+    async def stream(
+        self, task: TaskPlan, *, full: bool, cursor: Mapping[str, Any] | None
+    ) -> AsyncIterator[Document | Delete | Checkpoint]:
+        yield Document("me", {"pid": os.getpid()})

@@ -9,7 +9,13 @@ from ferry.connectors.registry import PLUGINS_ENV
 from ferry.v1 import connectors_pb2, jobs_pb2
 from tests.connectors.sources import PLUGINS
 from tests.helpers import wait_until
-from tests.sync.support import QUICK_RETRY, SyncCluster, bad_fields, index_equals_generator
+from tests.sync.support import (
+    QUICK_RETRY,
+    SyncCluster,
+    bad_fields,
+    index_documents,
+    index_equals_generator,
+)
 
 PROCESS = connectors_pb2.ISOLATION_PROCESS
 
@@ -27,6 +33,20 @@ def test_isolated_generator_syncs_exactly(cluster: SyncCluster) -> None:
     job = cluster.sync_and_wait("iso")
     assert job.counters.docs_indexed == 5000
     index_equals_generator(cluster.store_url, "iso", **config)
+
+
+def test_isolated_source_runs_outside_the_agent_process(cluster: SyncCluster) -> None:
+    agent = cluster.agent()
+    cluster.create("inside", "test-whoami", {})
+    cluster.create("outside", "test-whoami", {}, isolation=PROCESS)
+    cluster.sync_and_wait("inside")
+    cluster.sync_and_wait("outside")
+    pids = {
+        name: index_documents(cluster.store_url, name)["me"]["pid"]
+        for name in ("inside", "outside")
+    }
+    assert pids["inside"] == agent.pid
+    assert pids["outside"] != agent.pid
 
 
 def test_memory_hog_is_stopped_while_a_neighbour_completes(cluster: SyncCluster) -> None:

@@ -73,6 +73,7 @@ def test_exported_spans_hide_secrets_and_clean_spans_go_out_as_they_are() -> Non
         span.add_event("batch", {"docs": 10})
     with tracer.start_as_current_span("leaky", record_exception=False) as span:
         span.set_attribute("dsn", "postgresql://u:span-secret-value@db/x")
+        span.set_attribute("hosts", ["db-1", "span-secret-value"])
         span.add_event("retry", {"error": "auth span-secret-value failed"})
         span.set_status(Status(StatusCode.ERROR, "refused span-secret-value"))
     clean, leaky = finished.get_finished_spans()
@@ -82,7 +83,10 @@ def test_exported_spans_hide_secrets_and_clean_spans_go_out_as_they_are() -> Non
     exported_clean, exported_leaky = exported.get_finished_spans()
     assert exported_clean is clean  # nothing to hide: not copied
     assert exported_leaky is not leaky
-    assert exported_leaky.attributes == {"dsn": "postgresql://u:[redacted]@db/x"}
+    assert exported_leaky.attributes == {
+        "dsn": "postgresql://u:[redacted]@db/x",
+        "hosts": ("db-1", "[redacted]"),
+    }
     assert [dict(e.attributes or {}) for e in exported_leaky.events] == [
         {"error": "auth [redacted] failed"}
     ]

@@ -16,7 +16,6 @@ the same commits in the same order however the branch moved since.
 from __future__ import annotations
 
 import math
-import posixpath
 from collections.abc import AsyncIterator, Mapping
 from contextlib import aclosing
 from typing import Any
@@ -28,10 +27,11 @@ from ferry.connectors import (
     Document,
     Field,
     FieldType,
+    FieldViolation,
     Source,
     TaskPlan,
+    path_violations,
 )
-from ferry.errors import FieldViolation  # not re-exported by ferry.connectors (yet)
 
 from . import git
 
@@ -101,13 +101,10 @@ class GitLogSource(Source):
     @classmethod
     def validate(cls, config: Mapping[str, Any]) -> list[FieldViolation]:
         # Runs on the coordinator: shape checks only, the repository lives on the agents.
-        errors = []
-        repository = config["repository"]
-        if "${" not in repository:  # an ${env:}/${file:} reference is resolved on the agent
-            if not posixpath.isabs(repository):
-                errors.append(FieldViolation("config.repository", "must be an absolute path"))
-            elif "\x00" in repository:
-                errors.append(FieldViolation("config.repository", "must not contain NUL"))
+        # An ${env:}/${file:} reference passes: it is resolved on the agent.
+        errors = path_violations(config, "repository")
+        if not errors and "\x00" in config["repository"]:
+            errors.append(FieldViolation("config.repository", "must not contain NUL"))
         branch = config["branch"]
         if not branch or branch.startswith("-") or any(c.isspace() for c in branch):
             errors.append(FieldViolation("config.branch", "must be a revision name, not an option"))

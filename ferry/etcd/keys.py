@@ -139,3 +139,39 @@ class Keys:
 
     def schedule(self, connector: str, kind: str) -> str:
         return self.schedules() + f"{connector}/{kind}"
+
+    # Replication (follower side): remote clusters, follower indices, their shard
+    # tasks' state, auto-follow patterns and what each pattern has followed.
+    def remotes(self) -> str:
+        return self._k("remotes") + "/"
+
+    def remote(self, name: str) -> str:
+        return self.remotes() + name
+
+    def followers(self) -> str:
+        return self._k("followers") + "/"
+
+    def follower(self, index: str) -> str:
+        return self.followers() + index
+
+    def all_follow_shards(self) -> str:
+        return self._k("follow-shards") + "/"
+
+    def follow_shards(self, index: str) -> str:
+        return self.all_follow_shards() + index + "/"
+
+    def follow_shard(self, index: str, shard: int) -> str:
+        return self.follow_shards(index) + str(shard)
+
+    def auto_follow_patterns(self) -> str:
+        return self._k("auto-follow", "patterns") + "/"
+
+    def auto_follow_pattern(self, name: str) -> str:
+        return self.auto_follow_patterns() + name
+
+    def auto_followed(self, pattern: str) -> str:
+        """auto_followed is the prefix of leader indices a pattern has followed (or tried)."""
+        return self._k("auto-follow", "followed", pattern) + "/"
+
+    def auto_follow_stats(self) -> str:
+        return self._k("auto-follow", "stats")

@@ -23,21 +23,26 @@ _sym_db = _symbol_database.Default()
 
 
 from ferry.v1 import common_pb2 as ferry_dot_v1_dot_common__pb2
+from ferry.v1 import replication_pb2 as ferry_dot_v1_dot_replication__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x65rry/v1/replicator.proto\x12\x08\x66\x65rry.v1\x1a\x15\x66\x65rry/v1/common.proto\"\x19\n\x17ReplicatorStatusRequest\"\x88\x01\n\x0cShardTaskRun\x12\x16\n\x0e\x66ollower_index\x18\x01 \x01(\t\x12\r\n\x05shard\x18\x02 \x01(\x05\x12-\n\rfencing_token\x18\x03 \x01(\x0b\x32\x16.ferry.v1.FencingToken\x12\"\n\x1a\x66ollower_global_checkpoint\x18\x04 \x01(\x03\"~\n\x10ReplicatorStatus\x12&\n\x04info\x18\x01 \x01(\x0b\x32\x18.ferry.v1.ReplicatorInfo\x12\x15\n\rsession_alive\x18\x02 \x01(\x08\x12+\n\x0bshard_tasks\x18\x03 \x03(\x0b\x32\x16.ferry.v1.ShardTaskRun2U\n\nReplicator\x12G\n\x06Status\x12!.ferry.v1.ReplicatorStatusRequest\x1a\x1a.ferry.v1.ReplicatorStatusb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x65rry/v1/replicator.proto\x12\x08\x66\x65rry.v1\x1a\x15\x66\x65rry/v1/common.proto\x1a\x1a\x66\x65rry/v1/replication.proto\"\x19\n\x17ReplicatorStatusRequest\"\x88\x01\n\x0cShardTaskRun\x12\x16\n\x0e\x66ollower_index\x18\x01 \x01(\t\x12\r\n\x05shard\x18\x02 \x01(\x05\x12-\n\rfencing_token\x18\x03 \x01(\x0b\x32\x16.ferry.v1.FencingToken\x12\"\n\x1a\x66ollower_global_checkpoint\x18\x04 \x01(\x03\"~\n\x10ReplicatorStatus\x12&\n\x04info\x18\x01 \x01(\x0b\x32\x18.ferry.v1.ReplicatorInfo\x12\x15\n\rsession_alive\x18\x02 \x01(\x08\x12+\n\x0bshard_tasks\x18\x03 \x03(\x0b\x32\x16.ferry.v1.ShardTaskRun\"-\n\x11ShardStatsRequest\x12\x18\n\x10\x66ollower_indices\x18\x01 \x03(\t\"@\n\x12ShardStatsResponse\x12*\n\x06shards\x18\x01 \x03(\x0b\x32\x1a.ferry.v1.ShardFollowStats2\x9e\x01\n\nReplicator\x12G\n\x06Status\x12!.ferry.v1.ReplicatorStatusRequest\x1a\x1a.ferry.v1.ReplicatorStatus\x12G\n\nShardStats\x12\x1b.ferry.v1.ShardStatsRequest\x1a\x1c.ferry.v1.ShardStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ferry.v1.replicator_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLICATORSTATUSREQUEST']._serialized_start=62
-  _globals['_REPLICATORSTATUSREQUEST']._serialized_end=87
-  _globals['_SHARDTASKRUN']._serialized_start=90
-  _globals['_SHARDTASKRUN']._serialized_end=226
-  _globals['_REPLICATORSTATUS']._serialized_start=228
-  _globals['_REPLICATORSTATUS']._serialized_end=354
-  _globals['_REPLICATOR']._serialized_start=356
-  _globals['_REPLICATOR']._serialized_end=441
+  _globals['_REPLICATORSTATUSREQUEST']._serialized_start=90
+  _globals['_REPLICATORSTATUSREQUEST']._serialized_end=115
+  _globals['_SHARDTASKRUN']._serialized_start=118
+  _globals['_SHARDTASKRUN']._serialized_end=254
+  _globals['_REPLICATORSTATUS']._serialized_start=256
+  _globals['_REPLICATORSTATUS']._serialized_end=382
+  _globals['_SHARDSTATSREQUEST']._serialized_start=384
+  _globals['_SHARDSTATSREQUEST']._serialized_end=429
+  _globals['_SHARDSTATSRESPONSE']._serialized_start=431
+  _globals['_SHARDSTATSRESPONSE']._serialized_end=495
+  _globals['_REPLICATOR']._serialized_start=498
+  _globals['_REPLICATOR']._serialized_end=656
 # @@protoc_insertion_point(module_scope)

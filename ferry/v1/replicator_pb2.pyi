@@ -1,4 +1,5 @@
 from ferry.v1 import common_pb2 as _common_pb2
+from ferry.v1 import replication_pb2 as _replication_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -32,3 +33,15 @@ class ReplicatorStatus(_message.Message):
     session_alive: bool
     shard_tasks: _containers.RepeatedCompositeFieldContainer[ShardTaskRun]
     def __init__(self, info: _Optional[_Union[_common_pb2.ReplicatorInfo, _Mapping]] = ..., session_alive: _Optional[bool] = ..., shard_tasks: _Optional[_Iterable[_Union[ShardTaskRun, _Mapping]]] = ...) -> None: ...
+
+class ShardStatsRequest(_message.Message):
+    __slots__ = ("follower_indices",)
+    FOLLOWER_INDICES_FIELD_NUMBER: _ClassVar[int]
+    follower_indices: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, follower_indices: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ShardStatsResponse(_message.Message):
+    __slots__ = ("shards",)
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    shards: _containers.RepeatedCompositeFieldContainer[_replication_pb2.ShardFollowStats]
+    def __init__(self, shards: _Optional[_Iterable[_Union[_replication_pb2.ShardFollowStats, _Mapping]]] = ...) -> None: ...

@@ -40,6 +40,11 @@ class ReplicatorStub:
                 request_serializer=ferry_dot_v1_dot_replicator__pb2.ReplicatorStatusRequest.SerializeToString,
                 response_deserializer=ferry_dot_v1_dot_replicator__pb2.ReplicatorStatus.FromString,
                 _registered_method=True)
+        self.ShardStats = channel.unary_unary(
+                '/ferry.v1.Replicator/ShardStats',
+                request_serializer=ferry_dot_v1_dot_replicator__pb2.ShardStatsRequest.SerializeToString,
+                response_deserializer=ferry_dot_v1_dot_replicator__pb2.ShardStatsResponse.FromString,
+                _registered_method=True)
 
 
 class ReplicatorServicer:
@@ -52,6 +57,14 @@ class ReplicatorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ShardStats(self, request, context):
+        """ShardStats returns the live stats of the follower shard tasks this
+        replicator holds; the coordinators' Replication.Stats gathers them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ReplicatorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -59,6 +72,11 @@ def add_ReplicatorServicer_to_server(servicer, server):
                     servicer.Status,
                     request_deserializer=ferry_dot_v1_dot_replicator__pb2.ReplicatorStatusRequest.FromString,
                     response_serializer=ferry_dot_v1_dot_replicator__pb2.ReplicatorStatus.SerializeToString,
+            ),
+            'ShardStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShardStats,
+                    request_deserializer=ferry_dot_v1_dot_replicator__pb2.ShardStatsRequest.FromString,
+                    response_serializer=ferry_dot_v1_dot_replicator__pb2.ShardStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -89,6 +107,33 @@ class Replicator:
             '/ferry.v1.Replicator/Status',
             ferry_dot_v1_dot_replicator__pb2.ReplicatorStatusRequest.SerializeToString,
             ferry_dot_v1_dot_replicator__pb2.ReplicatorStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShardStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ferry.v1.Replicator/ShardStats',
+            ferry_dot_v1_dot_replicator__pb2.ShardStatsRequest.SerializeToString,
+            ferry_dot_v1_dot_replicator__pb2.ShardStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -34,6 +34,10 @@ class ReplicatorStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ReplicatorAsyncStub: ...
     Status: _grpc.UnaryUnaryMultiCallable[_replicator_pb2.ReplicatorStatusRequest, _replicator_pb2.ReplicatorStatus]
+    ShardStats: _grpc.UnaryUnaryMultiCallable[_replicator_pb2.ShardStatsRequest, _replicator_pb2.ShardStatsResponse]
+    """ShardStats returns the live stats of the follower shard tasks this
+    replicator holds; the coordinators' Replication.Stats gathers them.
+    """
 
 @_typing.type_check_only
 class ReplicatorAsyncStub(ReplicatorStub):
@@ -41,6 +45,10 @@ class ReplicatorAsyncStub(ReplicatorStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     Status: _aio.UnaryUnaryMultiCallable[_replicator_pb2.ReplicatorStatusRequest, _replicator_pb2.ReplicatorStatus]  # type: ignore[assignment]
+    ShardStats: _aio.UnaryUnaryMultiCallable[_replicator_pb2.ShardStatsRequest, _replicator_pb2.ShardStatsResponse]  # type: ignore[assignment]
+    """ShardStats returns the live stats of the follower shard tasks this
+    replicator holds; the coordinators' Replication.Stats gathers them.
+    """
 
 class ReplicatorServicer(metaclass=_abc_1.ABCMeta):
     """Replicator is served by each replicator process about itself."""
@@ -51,5 +59,15 @@ class ReplicatorServicer(metaclass=_abc_1.ABCMeta):
         request: _replicator_pb2.ReplicatorStatusRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_replicator_pb2.ReplicatorStatus, _abc.Awaitable[_replicator_pb2.ReplicatorStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def ShardStats(
+        self,
+        request: _replicator_pb2.ShardStatsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_replicator_pb2.ShardStatsResponse, _abc.Awaitable[_replicator_pb2.ShardStatsResponse]]:
+        """ShardStats returns the live stats of the follower shard tasks this
+        replicator holds; the coordinators' Replication.Stats gathers them.
+        """
 
 def add_ReplicatorServicer_to_server(servicer: ReplicatorServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,125 @@
+"""RemoteLeader: a channel to a remote cluster's replicators, which serve LeaderReplication.
+
+Any replicator of the remote cluster serves any leader shard, so a call that
+finds an address unreachable goes on to the next one. The remote's token is a
+``${env:}``/``${file:}`` reference resolved here, on the caller's machine,
+and sent as ``authorization: Bearer ...``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import grpc
+
+from ferry import secrets, telemetry
+from ferry.errors import FerryError, InvalidArgument
+from ferry.v1 import leader_replication_pb2_grpc as leader_grpc
+from ferry.v1 import replication_pb2 as pb
+
+T = TypeVar("T")
+
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+"""MAX_MESSAGE_BYTES admits a message carrying one document of the store's largest size."""
+
+RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+"""RETRYABLE codes are worth another try (SPEC §7.5); any other status is fatal."""
+
+
+def retryable(exc: BaseException) -> bool:
+    """retryable says an error from a remote call may pass if tried again."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return exc.code() in RETRYABLE
+    if isinstance(exc, FerryError):
+        return exc.retriable
+    return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
+
+
+class RemoteLeader:
+    """RemoteLeader dials one remote cluster's replicators, one address at a time."""
+
+    def __init__(self, remote: pb.RemoteCluster) -> None:
+        if not remote.addresses:
+            raise InvalidArgument.field("remote_cluster.addresses", "needs at least one address")
+        self.name = remote.name
+        self.addresses = list(remote.addresses)
+        self._tls = remote.tls
+        self._token_ref = remote.token
+        self._current = 0
+        self._channels: dict[str, grpc.aio.Channel] = {}
+
+    @property
+    def address(self) -> str:
+        return self.addresses[self._current % len(self.addresses)]
+
+    def rotate(self) -> None:
+        """rotate moves on to the next address, after the current one failed."""
+        self._current = (self._current + 1) % len(self.addresses)
+
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """metadata is the call metadata: the remote's bearer token, resolved now."""
+        if not self._token_ref:
+            return ()
+        token = secrets.resolve({"token": self._token_ref}, path="remote_cluster")["token"]
+        return (("authorization", f"Bearer {token}"),)
+
+    def stub(self) -> leader_grpc.LeaderReplicationStub:
+        """stub is a LeaderReplication stub on the current address."""
+        address = self.address
+        channel = self._channels.get(address)
+        if channel is None:
+            options = [
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+            interceptors = telemetry.client_interceptors()
+            if self._tls:
+                channel = grpc.aio.secure_channel(
+                    address,
+                    grpc.ssl_channel_credentials(),
+                    options=options,
+                    interceptors=interceptors,
+                )
+            else:
+                channel = grpc.aio.insecure_channel(
+                    address, options=options, interceptors=interceptors
+                )
+            self._channels[address] = channel
+        return leader_grpc.LeaderReplicationStub(channel)
+
+    async def call(
+        self,
+        method: Callable[[leader_grpc.LeaderReplicationStub], Callable[..., Awaitable[T]]],
+        request: object,
+        *,
+        deadline: float = 10.0,
+    ) -> T:
+        """call runs a unary call (``deadline`` seconds each), trying each address once while the error is retryable."""
+        last: BaseException | None = None
+        for _ in self.addresses:
+            try:
+                return await method(self.stub())(
+                    request, timeout=deadline, metadata=self.metadata()
+                )
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() not in RETRYABLE:
+                    raise
+                last = exc
+                self.rotate()
+        assert last is not None
+        raise last
+
+    async def close(self) -> None:
+        channels, self._channels = self._channels, {}
+        for channel in channels.values():
+            await channel.close()

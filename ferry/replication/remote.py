@@ -104,7 +104,8 @@ class RemoteLeader:
         *,
         deadline: float = 10.0,
     ) -> T:
-        """call runs a unary call (``deadline`` seconds each), trying each address once while the error is retryable."""
+        """call runs a unary call (``deadline`` seconds per try), trying each address
+        once while the error is retryable."""
         last: BaseException | None = None
         for _ in self.addresses:
             try:

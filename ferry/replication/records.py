@@ -132,6 +132,8 @@ class ShardRecord:
     leader_created: float = 0.0
     """leader_created of the leader index the last bootstrap copied (0: none yet)."""
     fatal_exception: str = ""
+    bootstrap_pending: str = ""
+    """Why a bootstrap is due but not finished ("" when none): a new owner does it."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def encode(self) -> bytes:
@@ -143,6 +145,7 @@ class ShardRecord:
                 "last_bootstrap_reason": self.last_bootstrap_reason,
                 "leader_created": self.leader_created,
                 "fatal_exception": self.fatal_exception,
+                "bootstrap_pending": self.bootstrap_pending,
             },
             sort_keys=True,
         ).encode()
@@ -158,6 +161,7 @@ class ShardRecord:
             last_bootstrap_reason=str(raw.pop("last_bootstrap_reason", "")),
             leader_created=float(raw.pop("leader_created", 0.0)),
             fatal_exception=str(raw.pop("fatal_exception", "")),
+            bootstrap_pending=str(raw.pop("bootstrap_pending", "")),
             extra=raw,
         )
 

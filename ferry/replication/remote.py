@@ -9,8 +9,7 @@ and sent as ``authorization: Bearer ...``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any
 
 import grpc
 
@@ -18,8 +17,6 @@ from ferry import secrets, telemetry
 from ferry.errors import FerryError, InvalidArgument
 from ferry.v1 import leader_replication_pb2_grpc as leader_grpc
 from ferry.v1 import replication_pb2 as pb
-
-T = TypeVar("T")
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 """MAX_MESSAGE_BYTES admits a message carrying one document of the store's largest size."""
@@ -97,19 +94,13 @@ class RemoteLeader:
             self._channels[address] = channel
         return leader_grpc.LeaderReplicationStub(channel)
 
-    async def call(
-        self,
-        method: Callable[[leader_grpc.LeaderReplicationStub], Callable[..., Awaitable[T]]],
-        request: object,
-        *,
-        deadline: float = 10.0,
-    ) -> T:
-        """call runs a unary call (``deadline`` seconds per try), trying each address
-        once while the error is retryable."""
+    async def call(self, method: str, request: object, *, deadline: float = 10.0) -> Any:
+        """call runs the unary RPC ``method`` (``deadline`` seconds per try), trying each
+        address once while the error is retryable."""
         last: BaseException | None = None
         for _ in self.addresses:
             try:
-                return await method(self.stub())(
+                return await getattr(self.stub(), method)(
                     request, timeout=deadline, metadata=self.metadata()
                 )
             except grpc.aio.AioRpcError as exc:

@@ -15,10 +15,20 @@ from ferry.store._postgres_schema import (
     LOCK_SHARDS,
     SHARD_TABLES,
     Borrow,
+    IndexRow,
     current_schema,
     load_index,
 )
-from ferry.store.model import NO_OPS, IndexInfo, IndexSpec, Operation, OpKind, SnapshotDoc
+from ferry.store._postgres_write import _check_fence
+from ferry.store.model import (
+    NO_OPS,
+    Fence,
+    IndexInfo,
+    IndexSpec,
+    Operation,
+    OpKind,
+    SnapshotDoc,
+)
 
 _INSERT_OPS = """
 INSERT INTO ferry_ops (index_id, shard, seq_no, kind, doc_id, write_time, source)
@@ -49,24 +59,33 @@ async def promote(borrow: Borrow, name: str) -> IndexInfo:
     return IndexInfo(spec, idx.info.created_at)
 
 
-async def apply_operations(borrow: Borrow, index: str, shard: int, ops: Sequence[Operation]) -> int:
+async def _follower(conn: Any, index: str, shard: int, fence: Fence | None) -> IndexRow:
+    """_follower loads a follower index, checks the shard and the fence (registering a
+    higher token), inside the caller's transaction."""
+    idx = await load_index(conn, index)
+    idx.check_shard(shard)
+    idx.require_follower()
+    if fence is not None:
+        await _check_fence(conn, fence)
+    return idx
+
+
+async def apply_operations(
+    borrow: Borrow, index: str, shard: int, ops: Sequence[Operation], fence: Fence | None
+) -> int:
     for i, op in enumerate(ops):
         if op.shard != shard:
             raise InvalidArgument.field(f"ops[{i}].shard", f"is {op.shard}, not {shard}")
         if op.kind is OpKind.INDEX and op.source is None:
             raise InvalidArgument.field(f"ops[{i}].source", "an index op needs a source")
     async with borrow() as conn, conn.transaction():
-        idx = await load_index(conn, index)
-        idx.check_shard(shard)
-        idx.require_follower()
+        idx = await _follower(conn, index, shard, fence)
         return await _apply(conn, idx.id, shard, ops)
 
 
-async def begin_bootstrap(borrow: Borrow, index: str, shard: int) -> None:
+async def begin_bootstrap(borrow: Borrow, index: str, shard: int, fence: Fence | None) -> None:
     async with borrow() as conn, conn.transaction():
-        idx = await load_index(conn, index)
-        idx.check_shard(shard)
-        idx.require_follower()
+        idx = await _follower(conn, index, shard, fence)
         await conn.execute(LOCK_SHARDS, idx.id, [shard])
         for table in SHARD_TABLES:
             await conn.execute(
@@ -82,12 +101,10 @@ async def begin_bootstrap(borrow: Borrow, index: str, shard: int) -> None:
 
 
 async def apply_snapshot(
-    borrow: Borrow, index: str, shard: int, docs: Sequence[SnapshotDoc]
+    borrow: Borrow, index: str, shard: int, docs: Sequence[SnapshotDoc], fence: Fence | None
 ) -> None:
     async with borrow() as conn, conn.transaction():
-        idx = await load_index(conn, index)
-        idx.check_shard(shard)
-        idx.require_follower()
+        idx = await _follower(conn, index, shard, fence)
         if not docs:
             return
         await conn.execute(LOCK_SHARDS, idx.id, [shard])
@@ -106,11 +123,11 @@ async def apply_snapshot(
         await put_words(conn, idx.id, rows, await current_schema(conn, idx.id))
 
 
-async def finish_bootstrap(borrow: Borrow, index: str, shard: int, seq_no: int) -> None:
+async def finish_bootstrap(
+    borrow: Borrow, index: str, shard: int, seq_no: int, fence: Fence | None
+) -> None:
     async with borrow() as conn, conn.transaction():
-        idx = await load_index(conn, index)
-        idx.check_shard(shard)
-        idx.require_follower()
+        idx = await _follower(conn, index, shard, fence)
         await conn.execute(LOCK_SHARDS, idx.id, [shard])
         # Below the snapshot only current documents' ops were copied: the
         # history is complete from just above it.

@@ -16,13 +16,17 @@ from collections.abc import Sequence
 from ferry.errors import InvalidArgument
 from ferry.store._sqlite_changes import DocChanges
 from ferry.store._sqlite_schema import IndexRow, load_index, text_of, transaction
-from ferry.store.model import NO_OPS, Operation, OpKind, SnapshotDoc, shard_for
+from ferry.store._sqlite_write import check_fence
+from ferry.store.model import NO_OPS, Fence, Operation, OpKind, SnapshotDoc, shard_for
 
 
-def _follower(conn: sqlite3.Connection, name: str, shard: int) -> IndexRow:
+def _follower(conn: sqlite3.Connection, name: str, shard: int, fence: Fence | None) -> IndexRow:
+    """_follower loads a follower index, checks the shard and the fence (registering a
+    higher token), inside the caller's write transaction."""
     index = load_index(conn, name)
     index.require_follower()
     index.check_shard(shard)
+    check_fence(conn, fence)
     return index
 
 
@@ -51,11 +55,11 @@ def _walk_checkpoint(conn: sqlite3.Connection, index_id: int, shard: int, checkp
 
 
 def apply_operations(
-    conn: sqlite3.Connection, name: str, shard: int, ops: Sequence[Operation]
+    conn: sqlite3.Connection, name: str, shard: int, ops: Sequence[Operation], fence: Fence | None
 ) -> int:
     _check_operations(shard, ops)
     with transaction(conn, write=True):
-        index = _follower(conn, name, shard)
+        index = _follower(conn, name, shard, fence)
         changes = DocChanges(conn, index)
         counters = changes.shards[shard]
         fresh = {op.seq_no: op for op in ops if op.seq_no > counters.checkpoint}
@@ -116,9 +120,9 @@ def _save_tombstones(
     )
 
 
-def begin_bootstrap(conn: sqlite3.Connection, name: str, shard: int) -> None:
+def begin_bootstrap(conn: sqlite3.Connection, name: str, shard: int, fence: Fence | None) -> None:
     with transaction(conn, write=True):
-        index = _follower(conn, name, shard)
+        index = _follower(conn, name, shard, fence)
         key = (index.id, shard)
         if index.fts_table:
             conn.execute(
@@ -136,10 +140,14 @@ def begin_bootstrap(conn: sqlite3.Connection, name: str, shard: int) -> None:
 
 
 def apply_snapshot(
-    conn: sqlite3.Connection, name: str, shard: int, docs: Sequence[SnapshotDoc]
+    conn: sqlite3.Connection,
+    name: str,
+    shard: int,
+    docs: Sequence[SnapshotDoc],
+    fence: Fence | None,
 ) -> None:
     with transaction(conn, write=True):
-        index = _follower(conn, name, shard)
+        index = _follower(conn, name, shard, fence)
         for i, doc in enumerate(docs):
             if shard_for(doc.id, index.spec.shards) != shard:
                 raise InvalidArgument.field(f"docs[{i}].id", f"{doc.id!r} is not in shard {shard}")
@@ -160,9 +168,11 @@ def apply_snapshot(
         changes.save_counters()
 
 
-def finish_bootstrap(conn: sqlite3.Connection, name: str, shard: int, seq_no: int) -> None:
+def finish_bootstrap(
+    conn: sqlite3.Connection, name: str, shard: int, seq_no: int, fence: Fence | None
+) -> None:
     with transaction(conn, write=True):
-        index = _follower(conn, name, shard)
+        index = _follower(conn, name, shard, fence)
         [highest] = conn.execute(
             "SELECT coalesce(max(seq_no), ?) FROM ops WHERE index_id = ? AND shard = ?",
             (NO_OPS, index.id, shard),

@@ -226,14 +226,20 @@ class PostgresStore(Store):
 
     # Follower side -----------------------------------------------------------
 
-    async def apply_operations(self, index: str, shard: int, ops: Sequence[Operation]) -> int:
-        return await follow.apply_operations(self._conn, index, shard, ops)
+    async def apply_operations(
+        self, index: str, shard: int, ops: Sequence[Operation], *, fence: Fence | None = None
+    ) -> int:
+        return await follow.apply_operations(self._conn, index, shard, ops, fence)
 
-    async def begin_bootstrap(self, index: str, shard: int) -> None:
-        await follow.begin_bootstrap(self._conn, index, shard)
+    async def begin_bootstrap(self, index: str, shard: int, *, fence: Fence | None = None) -> None:
+        await follow.begin_bootstrap(self._conn, index, shard, fence)
 
-    async def apply_snapshot(self, index: str, shard: int, docs: Sequence[SnapshotDoc]) -> None:
-        await follow.apply_snapshot(self._conn, index, shard, docs)
+    async def apply_snapshot(
+        self, index: str, shard: int, docs: Sequence[SnapshotDoc], *, fence: Fence | None = None
+    ) -> None:
+        await follow.apply_snapshot(self._conn, index, shard, docs, fence)
 
-    async def finish_bootstrap(self, index: str, shard: int, seq_no: int) -> None:
-        await follow.finish_bootstrap(self._conn, index, shard, seq_no)
+    async def finish_bootstrap(
+        self, index: str, shard: int, seq_no: int, *, fence: Fence | None = None
+    ) -> None:
+        await follow.finish_bootstrap(self._conn, index, shard, seq_no, fence)

@@ -331,17 +331,23 @@ class SqliteStore(Store):
 
     # Follower side -------------------------------------------------------------
 
-    async def apply_operations(self, index: str, shard: int, ops: Sequence[Operation]) -> int:
-        return await self._write(follow.apply_operations, index, shard, ops)
+    async def apply_operations(
+        self, index: str, shard: int, ops: Sequence[Operation], *, fence: Fence | None = None
+    ) -> int:
+        return await self._write(follow.apply_operations, index, shard, ops, fence)
 
-    async def begin_bootstrap(self, index: str, shard: int) -> None:
-        await self._write(follow.begin_bootstrap, index, shard)
+    async def begin_bootstrap(self, index: str, shard: int, *, fence: Fence | None = None) -> None:
+        await self._write(follow.begin_bootstrap, index, shard, fence)
 
-    async def apply_snapshot(self, index: str, shard: int, docs: Sequence[SnapshotDoc]) -> None:
-        await self._write(follow.apply_snapshot, index, shard, docs)
+    async def apply_snapshot(
+        self, index: str, shard: int, docs: Sequence[SnapshotDoc], *, fence: Fence | None = None
+    ) -> None:
+        await self._write(follow.apply_snapshot, index, shard, docs, fence)
 
-    async def finish_bootstrap(self, index: str, shard: int, seq_no: int) -> None:
-        await self._write(follow.finish_bootstrap, index, shard, seq_no)
+    async def finish_bootstrap(
+        self, index: str, shard: int, seq_no: int, *, fence: Fence | None = None
+    ) -> None:
+        await self._write(follow.finish_bootstrap, index, shard, seq_no, fence)
 
 
 def _close_snapshot(conn: sqlite3.Connection) -> None:

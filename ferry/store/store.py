@@ -268,23 +268,31 @@ class Store(abc.ABC):
     # Follower side -----------------------------------------------------------
 
     @abc.abstractmethod
-    async def apply_operations(self, index: str, shard: int, ops: Sequence[Operation]) -> int:
+    async def apply_operations(
+        self, index: str, shard: int, ops: Sequence[Operation], *, fence: Fence | None = None
+    ) -> int:
         """apply_operations applies replicated operations to a follower shard.
 
         Idempotent by seq_no and order-independent: an op already applied is
         skipped, and an older op never overwrites a newer one for the same id.
         The follower checkpoint (highest seq_no with everything below applied)
-        moves in the same transaction and is returned.
+        moves in the same transaction and is returned. With ``fence``, a token
+        below the scope's highest is refused (Fenced) and nothing is written;
+        the bootstrap calls below fence the same way.
         """
 
     @abc.abstractmethod
-    async def begin_bootstrap(self, index: str, shard: int) -> None:
+    async def begin_bootstrap(self, index: str, shard: int, *, fence: Fence | None = None) -> None:
         """begin_bootstrap empties a follower shard before a snapshot is copied in."""
 
     @abc.abstractmethod
-    async def apply_snapshot(self, index: str, shard: int, docs: Sequence[SnapshotDoc]) -> None:
+    async def apply_snapshot(
+        self, index: str, shard: int, docs: Sequence[SnapshotDoc], *, fence: Fence | None = None
+    ) -> None:
         """apply_snapshot writes a batch of snapshot documents with their leader seq_nos."""
 
     @abc.abstractmethod
-    async def finish_bootstrap(self, index: str, shard: int, seq_no: int) -> None:
+    async def finish_bootstrap(
+        self, index: str, shard: int, seq_no: int, *, fence: Fence | None = None
+    ) -> None:
         """finish_bootstrap sets the follower checkpoint to the snapshot's seq_no."""

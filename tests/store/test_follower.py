@@ -7,9 +7,11 @@ import time
 import grpc
 import pytest
 
+from ferry.errors import Fenced
 from ferry.store import (
     NO_OPS,
     DeleteOp,
+    Fence,
     FollowerIndex,
     IndexOp,
     IndexSpec,
@@ -185,3 +187,49 @@ async def test_promote_makes_the_follower_writable(store: Store) -> None:
     assert (item.seq_no, item.result) == (ops[-1].seq_no + 2, ItemResult.UPDATED)
     [stats] = await store.shard_stats("copy")
     assert stats.max_seq_no == stats.global_checkpoint == ops[-1].seq_no + 2
+
+
+async def test_fenced_follower_writes_are_refused(store: Store) -> None:
+    """A replaced shard task (a zombie with a lower token) changes nothing on the follower."""
+    await leader_with_history(store)
+    await follower_like(store, "copy")
+    ops = await all_operations(store, "orders", 0)
+    owner, zombie = Fence("follow/copy/0", 5), Fence("follow/copy/0", 4)
+    # The owner's first write registers its token.
+    assert await store.apply_operations("copy", 0, ops[:4], fence=owner) == 3
+    before = await contents(store, "copy")
+
+    with pytest.raises(Fenced) as err:
+        await store.apply_operations("copy", 0, ops[4:], fence=zombie)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(Fenced):
+        await store.begin_bootstrap("copy", 0, fence=zombie)
+    with pytest.raises(Fenced):
+        await store.apply_snapshot("copy", 0, [SnapshotDoc("z", b"{}", 40, 1.0)], fence=zombie)
+    with pytest.raises(Fenced):
+        await store.finish_bootstrap("copy", 0, 40, fence=zombie)
+
+    assert await contents(store, "copy") == before
+    [stats] = await store.shard_stats("copy")
+    assert (stats.global_checkpoint, stats.max_seq_no) == (3, 3)
+    assert await store.apply_operations("copy", 0, ops[4:], fence=owner) == ops[-1].seq_no
+    await assert_same(store, "orders", "copy")
+
+
+async def test_a_higher_token_on_a_bootstrap_call_fences_the_old_owner(store: Store) -> None:
+    await leader_with_history(store)
+    await follower_like(store, "copy")
+    ops = await all_operations(store, "orders", 0)
+    await store.apply_operations("copy", 0, ops[:2], fence=Fence("follow/copy/0", 1))
+
+    # A new owner's first write is a bootstrap call: its token registers with it.
+    await store.begin_bootstrap("copy", 0, fence=Fence("follow/copy/0", 2))
+
+    with pytest.raises(Fenced):
+        await store.apply_operations("copy", 0, ops[2:], fence=Fence("follow/copy/0", 1))
+    assert await store.count("copy") == 0
+    async with store.snapshot("orders", 0) as snap:
+        async for batch in snap.batches(3):
+            await store.apply_snapshot("copy", 0, batch, fence=Fence("follow/copy/0", 2))
+        await store.finish_bootstrap("copy", 0, snap.seq_no, fence=Fence("follow/copy/0", 2))
+    await assert_same(store, "orders", "copy")

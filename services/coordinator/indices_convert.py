@@ -21,19 +21,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from google.protobuf import struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2
 
 from ferry.errors import FieldViolation, InvalidArgument, Unimplemented
-from ferry.names import index_name_error
 from ferry.store import (
     BulkResult,
     DeleteOp,
     Document,
     Fence,
-    FieldKind,
     Filter,
     FilterOp,
-    IndexInfo,
     IndexOp,
     IndexSpec,
     Query,
@@ -43,23 +40,23 @@ from ferry.store import (
     Sort,
     WriteOp,
 )
+from ferry.store import proto as store_proto
 from ferry.store.common import FIELD_PATH
+from ferry.store.proto import timestamp
 from ferry.v1 import indices_pb2 as pb
 
 MAX_EXACT_INTEGER = 2**53
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 1000
 
-KIND_OF_TYPE: dict[pb.IndexFieldType, FieldKind] = {
-    pb.INDEX_FIELD_TYPE_KEYWORD: FieldKind.KEYWORD,
-    pb.INDEX_FIELD_TYPE_TEXT: FieldKind.TEXT,
-    pb.INDEX_FIELD_TYPE_LONG: FieldKind.LONG,
-    pb.INDEX_FIELD_TYPE_DOUBLE: FieldKind.DOUBLE,
-    pb.INDEX_FIELD_TYPE_BOOLEAN: FieldKind.BOOLEAN,
-    pb.INDEX_FIELD_TYPE_TIMESTAMP: FieldKind.DATE,
-    pb.INDEX_FIELD_TYPE_OBJECT: FieldKind.OBJECT,
-}
-TYPE_OF_KIND = {kind: type_ for type_, kind in KIND_OF_TYPE.items()}
+# Indices and schemas convert in ferry.store.proto, shared with the replicator;
+# the Indices servicer still finds them here.
+KIND_OF_TYPE = store_proto.KIND_OF_TYPE
+TYPE_OF_KIND = store_proto.TYPE_OF_KIND
+index_name = store_proto.index_name
+index_to_proto = store_proto.index_to_proto
+schema_fields = store_proto.schema_fields
+schema_to_proto = store_proto.schema_to_proto
 
 
 # Field paths -----------------------------------------------------------------
@@ -88,13 +85,6 @@ def _rename(path: str, renames: Mapping[str, str]) -> str:
         if path == old or path.startswith((f"{old}.", f"{old}[")):
             return new + path[len(old) :]
     return path
-
-
-def index_name(name: str, where: str) -> str:
-    """index_name returns a valid index name or raises naming ``where``."""
-    if (error := index_name_error(name)) is not None:
-        raise InvalidArgument.field(where, error)
-    return name
 
 
 # JSON values -----------------------------------------------------------------
@@ -136,42 +126,7 @@ def dict_to_struct(source: Mapping[str, Any]) -> struct_pb2.Struct:
     return struct
 
 
-def _timestamp(epoch_seconds: float) -> timestamp_pb2.Timestamp:
-    # A float of epoch seconds holds microseconds; finer digits would be noise.
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromMicroseconds(round(epoch_seconds * 1e6))
-    return stamp
-
-
 # Indices and schemas -----------------------------------------------------------
-
-
-def schema_fields(fields: Sequence[pb.IndexField], where: str) -> dict[str, FieldKind]:
-    """schema_fields is the store's field map of ``fields``; every bad entry is named."""
-    problems: list[FieldViolation] = []
-    kinds: dict[str, FieldKind] = {}
-    for i, f in enumerate(fields):
-        at = f"{where}[{i}]"
-        if not f.path:
-            problems.append(FieldViolation(f"{at}.path", "is required"))
-        elif not FIELD_PATH.match(f.path):
-            problems.append(FieldViolation(f"{at}.path", f"{f.path!r} is not a dotted field path"))
-        elif f.path in kinds:
-            problems.append(FieldViolation(f"{at}.path", f"{f.path!r} is declared twice"))
-        kind = KIND_OF_TYPE.get(f.type)
-        if kind is None:
-            problems.append(
-                FieldViolation(f"{at}.type", "must be one of " + ", ".join(_type_names()))
-            )
-        elif f.path:
-            kinds[f.path] = kind
-    if problems:
-        raise InvalidArgument.fields(problems)
-    return kinds
-
-
-def _type_names() -> list[str]:
-    return [pb.IndexFieldType.Name(t) for t in KIND_OF_TYPE]
 
 
 def index_spec(request: pb.CreateIndexRequest) -> IndexSpec:
@@ -184,30 +139,6 @@ def index_spec(request: pb.CreateIndexRequest) -> IndexSpec:
         shards=request.shard_count or 1,
         schema=Schema(fields=fields, version=1),
     )
-
-
-def schema_to_proto(schema: Schema) -> pb.IndexSchema:
-    fields = [pb.IndexField(path=p, type=TYPE_OF_KIND[k]) for p, k in sorted(schema.fields.items())]
-    return pb.IndexSchema(version=schema.version, fields=fields)
-
-
-def index_to_proto(info: IndexInfo, doc_count: int) -> pb.Index:
-    spec = info.spec
-    index = pb.Index(
-        name=spec.name,
-        shard_count=spec.shards,
-        schema=schema_to_proto(spec.schema),
-        follower=spec.follower,
-        create_time=_timestamp(info.created_at),
-        doc_count=doc_count,
-    )
-    if spec.leader is not None:
-        index.leader.CopyFrom(
-            pb.LeaderIndexRef(
-                remote_cluster=spec.leader.remote_cluster, index=spec.leader.leader_index
-            )
-        )
-    return index
 
 
 def index_stats(
@@ -229,7 +160,7 @@ def index_stats(
                     id=lease.lease_id,
                     retaining_seq_no=lease.retaining_seq_no,
                     source=lease.source,
-                    expire_time=_timestamp(lease.expires_at),
+                    expire_time=timestamp(lease.expires_at),
                 )
     return stats
 

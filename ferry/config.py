@@ -119,6 +119,19 @@ class AgentConfig(ServiceConfig):
 class ReplicatorConfig(ServiceConfig):
     """ReplicatorConfig configures one replicator."""
 
+    history_trim_interval: float = 60.0
+    """Seconds between trims of the leader indices' history below every retention lease."""
+    retention_lease_period: float = 43200.0
+    """Seconds a retention lease lives after a ReadOperations stream or Bootstrap renews it
+    (12 h, as CCR)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.history_trim_interval <= 86400:
+            raise InvalidArgument.field("history_trim_interval", "must be in (0, 86400] seconds")
+        if not 1 <= self.retention_lease_period <= 30 * 86400:
+            raise InvalidArgument.field("retention_lease_period", "must be between 1 s and 30 days")
+
 
 def load(
     cls: type[C],

@@ -193,6 +193,13 @@ class Aborted(FailedPrecondition):
         )
 
 
+class OutOfRange(FerryError):
+    """OutOfRange says a request is well formed but reaches past what exists, such as a
+    retention lease on history that is already trimmed; asking again will not help."""
+
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class PermissionDenied(FerryError):
     """PermissionDenied says the caller may not do this here."""
 

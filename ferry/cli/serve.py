@@ -135,4 +135,14 @@ def add_commands(subparsers: Any) -> None:
 
     p = subparsers.add_parser("replicator", help="run a replicator")
     _service_flags(p)
+    p.add_argument(
+        "--history-trim-interval",
+        type=float,
+        help="seconds between trims of leader history below retention leases (default 60)",
+    )
+    p.add_argument(
+        "--retention-lease-period",
+        type=float,
+        help="seconds a retention lease lives after renewal by a follower (default 43200)",
+    )
     p.set_defaults(func=_replicator)

@@ -46,8 +46,9 @@ from ferry.etcd.claim import Claim
 from ferry.replication.params import FollowParams, effective
 from ferry.replication.records import FollowerRecord, ShardRecord, fence_scope
 from ferry.replication.remote import RemoteLeader, retryable
-from ferry.store import Fence, FieldKind, Operation, Schema, SchemaConflict, SnapshotDoc, Store
+from ferry.store import Fence, Operation, SchemaConflict, SnapshotDoc, Store
 from ferry.store.model import NO_OPS, OpKind
+from ferry.store.proto import schema_from_proto
 from ferry.v1 import indices_pb2, leader_replication_pb2
 from ferry.v1 import replication_pb2 as pb
 
@@ -70,16 +71,6 @@ FATAL_CODES = frozenset(
 )
 """FATAL_CODES from the leader pause the follower; every other status is retried."""
 
-_KIND_OF_TYPE = {
-    indices_pb2.INDEX_FIELD_TYPE_KEYWORD: FieldKind.KEYWORD,
-    indices_pb2.INDEX_FIELD_TYPE_TEXT: FieldKind.TEXT,
-    indices_pb2.INDEX_FIELD_TYPE_LONG: FieldKind.LONG,
-    indices_pb2.INDEX_FIELD_TYPE_DOUBLE: FieldKind.DOUBLE,
-    indices_pb2.INDEX_FIELD_TYPE_BOOLEAN: FieldKind.BOOLEAN,
-    indices_pb2.INDEX_FIELD_TYPE_TIMESTAMP: FieldKind.DATE,
-    indices_pb2.INDEX_FIELD_TYPE_OBJECT: FieldKind.OBJECT,
-}
-
 
 class FatalReplicationError(FerryError):
     """FatalReplicationError stops a follower until a person resumes it (SPEC §7.5)."""
@@ -92,14 +83,6 @@ class HistoryGone(Exception):
         super().__init__(f"history trimmed below seq_no {min_retained} (needed {needed})")
         self.needed = needed
         self.min_retained = min_retained
-
-
-def schema_from_proto(message: indices_pb2.IndexSchema) -> Schema:
-    """schema_from_proto is a leader's IndexSchema as the store's Schema."""
-    return Schema(
-        fields={f.path: _KIND_OF_TYPE[f.type] for f in message.fields if f.type in _KIND_OF_TYPE},
-        version=message.version,
-    )
 
 
 def to_operation(shard: int, op: leader_replication_pb2.Operation) -> Operation:
@@ -412,7 +395,7 @@ class ShardFollower:
 
     async def _apply_schema(self, message: indices_pb2.IndexSchema) -> None:
         """_apply_schema installs a newer leader schema before the operations that need it."""
-        schema = schema_from_proto(message)
+        schema = schema_from_proto(message, "schema")
         if schema.version <= self.counters.follower_schema_version:
             return
         info = await self.ctx.store.get_index(self.index)

@@ -208,18 +208,20 @@ async def read_operations(
     return [_operation(shard, row) for row in rows if row["seq_no"] is not None]
 
 
-async def open_snapshot(conn: Any, index: str, shard: int) -> tuple[IndexRow, int]:
+async def open_snapshot(conn: Any, index: str, shard: int) -> tuple[IndexRow, int, int]:
     """open_snapshot starts a shard's snapshot in conn's REPEATABLE READ transaction; returns
-    the index and the shard's checkpoint, the snapshot's seq_no."""
+    the index, the shard's checkpoint (the snapshot's seq_no) and its document count."""
     await conn.execute(WALK_THE_KEY)
     idx = await load_index(conn, index)
     idx.check_shard(shard)
-    seq_no = await conn.fetchval(
-        "SELECT checkpoint FROM ferry_shards WHERE index_id = $1 AND shard = $2",
+    row = await conn.fetchrow(
+        "SELECT s.checkpoint, (SELECT count(*) FROM ferry_docs d"
+        "  WHERE d.index_id = s.index_id AND d.shard = s.shard) AS docs"
+        " FROM ferry_shards s WHERE s.index_id = $1 AND s.shard = $2",
         idx.id,
         shard,
     )
-    return idx, seq_no
+    return idx, row["checkpoint"], row["docs"]
 
 
 # Snapshots -------------------------------------------------------------------
@@ -229,7 +231,14 @@ class PostgresSnapshot(Snapshot):
     """PostgresSnapshot reads one shard inside a REPEATABLE READ transaction."""
 
     def __init__(
-        self, conn: Any, where: str, index_id: int, shard: int, seq_no: int, schema: Schema
+        self,
+        conn: Any,
+        where: str,
+        index_id: int,
+        shard: int,
+        seq_no: int,
+        schema: Schema,
+        docs: int,
     ) -> None:
         self._conn = conn
         self._where = where
@@ -237,6 +246,7 @@ class PostgresSnapshot(Snapshot):
         self._shard = shard
         self.seq_no = seq_no
         self.schema = schema
+        self.docs = docs
 
     async def batches(self, size: int = 1000) -> AsyncIterator[list[SnapshotDoc]]:
         if size < 1:

@@ -156,8 +156,8 @@ def retention_leases(conn: sqlite3.Connection, name: str) -> list[RetentionLease
 # Snapshots ----------------------------------------------------------------------
 
 
-def open_snapshot(conn: sqlite3.Connection, name: str, shard: int) -> tuple[IndexRow, int]:
-    """open_snapshot reads the index and the seq_no a snapshot is as of.
+def open_snapshot(conn: sqlite3.Connection, name: str, shard: int) -> tuple[IndexRow, int, int]:
+    """open_snapshot reads the index, the seq_no a snapshot is as of and its document count.
 
     Call it as the first read of the snapshot's transaction: in WAL mode that
     read fixes what every later read of the transaction sees. The seq_no is the
@@ -166,10 +166,11 @@ def open_snapshot(conn: sqlite3.Connection, name: str, shard: int) -> tuple[Inde
     """
     index = load_index(conn, name)
     index.check_shard(shard)
-    [checkpoint] = conn.execute(
-        "SELECT checkpoint FROM shards WHERE index_id = ? AND shard = ?", (index.id, shard)
+    checkpoint, docs = conn.execute(
+        "SELECT checkpoint, doc_count FROM shards WHERE index_id = ? AND shard = ?",
+        (index.id, shard),
     ).fetchone()
-    return index, checkpoint
+    return index, checkpoint, docs
 
 
 def snapshot_batch(

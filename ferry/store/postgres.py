@@ -195,11 +195,13 @@ class PostgresStore(Store):
         async with self._pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 try:
-                    idx, seq_no = await read.open_snapshot(conn, index, shard)
+                    idx, seq_no, docs = await read.open_snapshot(conn, index, shard)
                 except UNAVAILABLE as exc:
                     raise Unavailable(f"PostgreSQL at {redact(self._url)}: {exc}") from exc
                 where = redact(self._url)
-                yield read.PostgresSnapshot(conn, where, idx.id, shard, seq_no, idx.spec.schema)
+                yield read.PostgresSnapshot(
+                    conn, where, idx.id, shard, seq_no, idx.spec.schema, docs
+                )
 
     async def put_retention_lease(
         self,

@@ -289,22 +289,24 @@ class SqliteStore(Store):
 
     @asynccontextmanager
     async def _snapshot(self, index: str, shard: int) -> AsyncIterator[Snapshot]:
-        conn, row, seq_no = await self._on_reader(self._open_snapshot, index, shard)
+        conn, row, seq_no, docs = await self._on_reader(self._open_snapshot, index, shard)
         try:
-            yield _SqliteSnapshot(self, conn, row, shard, seq_no)
+            yield _SqliteSnapshot(self, conn, row, shard, seq_no, docs)
         finally:
             await asyncio.to_thread(_close_snapshot, conn)
 
-    def _open_snapshot(self, index: str, shard: int) -> tuple[sqlite3.Connection, IndexRow, int]:
+    def _open_snapshot(
+        self, index: str, shard: int
+    ) -> tuple[sqlite3.Connection, IndexRow, int, int]:
         # A connection of its own, holding one read transaction for the snapshot's life.
         conn = connect(self.path, cache_kib=READER_CACHE_KIB)
         try:
             conn.execute("BEGIN")
-            row, seq_no = read.open_snapshot(conn, index, shard)
+            row, seq_no, docs = read.open_snapshot(conn, index, shard)
         except BaseException:
             conn.close()
             raise
-        return conn, row, seq_no
+        return conn, row, seq_no, docs
 
     async def put_retention_lease(
         self,
@@ -365,10 +367,17 @@ class _SqliteSnapshot(Snapshot):
     """
 
     def __init__(
-        self, store: SqliteStore, conn: sqlite3.Connection, index: IndexRow, shard: int, seq_no: int
+        self,
+        store: SqliteStore,
+        conn: sqlite3.Connection,
+        index: IndexRow,
+        shard: int,
+        seq_no: int,
+        docs: int,
     ) -> None:
         self.seq_no = seq_no
         self.schema = index.spec.schema
+        self.docs = docs
         self._store = store
         self._conn = conn
         self._index_id = index.id

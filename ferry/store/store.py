@@ -91,6 +91,9 @@ class Snapshot(abc.ABC):
 
     seq_no: int
     schema: Schema
+    docs: int
+    """docs is how many documents :meth:`batches` yields: the shard's live documents as of
+    ``seq_no``, counted in the same consistent view."""
 
     @abc.abstractmethod
     def batches(self, size: int = 1000) -> AsyncIterator[list[SnapshotDoc]]:

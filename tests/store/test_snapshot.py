@@ -25,6 +25,7 @@ async def test_snapshot_ignores_later_writes(store: Store) -> None:
     async with store.snapshot("orders", 0) as snap:
         assert snap.seq_no == stats.max_seq_no
         assert snap.schema == schema
+        assert snap.docs == len(expected) == stats.docs
         # Writes after the snapshot opened: deletes, updates and new documents.
         async with asyncio.timeout(30):
             await store.bulk(
@@ -54,5 +55,5 @@ async def test_snapshot_of_an_empty_shard(store: Store) -> None:
     await store.create_index(IndexSpec("orders", shards=1))
 
     async with store.snapshot("orders", 0) as snap:
-        assert snap.seq_no == -1
+        assert (snap.seq_no, snap.docs) == (-1, 0)
         assert [b async for b in snap.batches(10)] == []

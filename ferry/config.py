@@ -82,6 +82,13 @@ class CoordinatorConfig(ServiceConfig):
     """YAML file the stored connectors are made to match, at start and on SIGHUP."""
     read_only: bool = False
     """Refuse every mutating RPC with PERMISSION_DENIED."""
+    auto_follow_interval: float = 1.0
+    """Seconds between the leader's auto-follow rounds (each lists the remote clusters' indices)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.auto_follow_interval <= 3600:
+            raise InvalidArgument.field("auto_follow_interval", "must be in (0, 3600] seconds")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -113,6 +113,11 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument(
         "--read-only", action="store_true", default=None, help="refuse every mutating RPC"
     )
+    p.add_argument(
+        "--auto-follow-interval",
+        type=float,
+        help="seconds between the leader's auto-follow rounds (default 1)",
+    )
     p.set_defaults(func=_coordinator)
 
     p = subparsers.add_parser("agent", help="run an agent")

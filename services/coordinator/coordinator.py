@@ -20,7 +20,6 @@ from ferry.etcd import Keys
 from ferry.member import Membership, encode_info, now_timestamp
 from ferry.server import GrpcServer, HealthMonitor, ReadOnlyInterceptor, run_service
 from ferry.store import Store, open_store
-from ferry.unimplemented import unimplemented_servicer
 from ferry.v1 import (
     agents_pb2,
     agents_pb2_grpc,
@@ -37,15 +36,20 @@ from ferry.v1 import (
     replication_pb2_grpc,
 )
 from ferry.version import VERSION
+from services.coordinator.auto_follow import AutoFollowPatterns, auto_follow_loop
 from services.coordinator.cluster import ClusterView
 from services.coordinator.cluster_servicer import AgentsServicer, ClusterServicer
 from services.coordinator.connectors import ConnectorStore
 from services.coordinator.connectors_servicer import ConnectorsServicer
 from services.coordinator.declarative import DeclarativeConnectors
+from services.coordinator.follow_stats import FollowStats
+from services.coordinator.followers import Followers
 from services.coordinator.indices_servicer import IndicesServicer
 from services.coordinator.jobs import JobService
 from services.coordinator.jobs_servicer import JobsServicer
 from services.coordinator.leader import LeaderRole
+from services.coordinator.remotes import RemoteClusters
+from services.coordinator.replication_servicer import ReplicationServicer
 from services.coordinator.scheduler import scheduler_loop
 from services.coordinator.types import publish_types_loop
 
@@ -99,6 +103,9 @@ class Coordinator:
         # Built (not opened) here so that a bad URL fails before anything starts.
         self.index_store: Store | None = open_store(config.store_url) if config.store_url else None
         self.view = ClusterView(self.client, self.keys, etcd.parse_endpoints(config.etcd_endpoints))
+        self.remotes = RemoteClusters(self.client, self.keys)
+        self.followers = Followers(self.client, self.keys, self.remotes, self.index_store)
+        self.patterns = AutoFollowPatterns(self.client, self.keys)
         self.declarative = (
             DeclarativeConnectors(self.store, self.registry, config.connectors_file)
             if config.connectors_file
@@ -123,7 +130,16 @@ class Coordinator:
             self.keys,
             self.membership,
             candidate=lambda: encode_info(self.info),
-            loops=[publish_types_loop(self.registry), scheduler_loop(self.registry)],
+            loops=[
+                publish_types_loop(self.registry),
+                scheduler_loop(self.registry),
+                auto_follow_loop(
+                    self.patterns,
+                    self.remotes,
+                    self.followers,
+                    interval=config.auto_follow_interval,
+                ),
+            ],
         )
         self.health = HealthMonitor(self.server, self.membership.health_reason)
 
@@ -154,19 +170,16 @@ class Coordinator:
             JobsServicer(self.jobs),
             jobs_pb2.DESCRIPTOR.services_by_name["Jobs"].full_name,
         )
-        later = [
-            (replication_pb2, replication_pb2_grpc, "Replication", "replication"),
-        ]
-        for module, grpc_module, name, capability in later:
-            descriptor = module.DESCRIPTOR.services_by_name[name]
-            servicer = unimplemented_servicer(
-                getattr(grpc_module, f"{name}Servicer"), descriptor, capability
-            )
-            s.add(
-                getattr(grpc_module, f"add_{name}Servicer_to_server"),
-                servicer,
-                descriptor.full_name,
-            )
+        s.add(
+            replication_pb2_grpc.add_ReplicationServicer_to_server,
+            ReplicationServicer(
+                self.followers,
+                FollowStats(self.client, self.keys, self.followers, self.index_store),
+                self.patterns,
+                self.remotes,
+            ),
+            replication_pb2.DESCRIPTOR.services_by_name["Replication"].full_name,
+        )
 
     async def start(self) -> None:
         """start opens the index store, serves the API, applies the connectors file,

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 import grpc
 
 from ferry.config import ReplicatorConfig
+from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Session
 from ferry.member import encode_info, now_timestamp
 from ferry.process import MemberProcess, Registration
-from ferry.unimplemented import unimplemented_servicer
+from ferry.store import Store, open_store
 from ferry.v1 import (
     common_pb2,
     leader_replication_pb2,
@@ -17,6 +21,10 @@ from ferry.v1 import (
     replicator_pb2_grpc,
 )
 from ferry.version import VERSION
+from services.replicator.leader import LeaderReplicationServicer
+from services.replicator.trimmer import HistoryTrimmer
+
+log = logging.getLogger(__name__)
 
 
 class ReplicatorServicer(replicator_pb2_grpc.ReplicatorServicer):
@@ -37,7 +45,15 @@ class Replicator(MemberProcess):
     role = "replicator"
 
     def __init__(self, config: ReplicatorConfig) -> None:
+        self.replicator_config = config
         self.started = now_timestamp()
+        # Built (not opened) here so that a bad URL fails before anything starts.
+        self.store: Store | None = open_store(config.store_url) if config.store_url else None
+        self.trimmer = (
+            HistoryTrimmer(self.store, interval=config.history_trim_interval)
+            if self.store is not None
+            else None
+        )
         super().__init__(config)
 
     def info(self, session: Session | None) -> common_pb2.ReplicatorInfo:
@@ -59,6 +75,7 @@ class Replicator(MemberProcess):
 
     def servicers(self) -> list[Registration]:
         leader = leader_replication_pb2.DESCRIPTOR.services_by_name["LeaderReplication"]
+        lease_period = timedelta(seconds=self.replicator_config.retention_lease_period)
         return [
             (
                 replicator_pb2_grpc.add_ReplicatorServicer_to_server,
@@ -67,12 +84,33 @@ class Replicator(MemberProcess):
             ),
             (
                 leader_replication_pb2_grpc.add_LeaderReplicationServicer_to_server,
-                unimplemented_servicer(
-                    leader_replication_pb2_grpc.LeaderReplicationServicer, leader, "replication"
-                ),
+                LeaderReplicationServicer(self.store, lease_period=lease_period),
                 leader.full_name,
             ),
         ]
+
+    # Lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.store is not None:
+            try:
+                await self.store.start()
+            except FerryError:
+                raise
+            except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
+                raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
+        await super().start()
+        if self.trimmer is None:
+            log.warning("no --store-url: this replicator serves no leader shards")
+            return
+        await self.trimmer.start()
+
+    async def stop(self) -> None:
+        if self.trimmer is not None:
+            await self.trimmer.stop()
+        await super().stop()
+        if self.store is not None:
+            await self.store.stop()
 
 
 async def serve(config: ReplicatorConfig) -> None:

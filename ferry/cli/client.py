@@ -29,6 +29,7 @@ from ferry.v1 import (
     connectors_pb2_grpc,
     indices_pb2_grpc,
     jobs_pb2_grpc,
+    replication_pb2_grpc,
 )
 
 DEFAULT_COORDINATOR = "127.0.0.1:50051"
@@ -154,6 +155,7 @@ class Coordinator:
         self.cluster = cluster_pb2_grpc.ClusterStub(self._channel)
         self.indices = indices_pb2_grpc.IndicesStub(self._channel)
         self.jobs = jobs_pb2_grpc.JobsStub(self._channel)
+        self.replication = replication_pb2_grpc.ReplicationStub(self._channel)
 
     async def __aenter__(self) -> Coordinator:
         return self

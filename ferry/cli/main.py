@@ -1,7 +1,7 @@
 """``ferry``: the command line of Ferry.
 
 Client commands (``connectors``, ``index``, ``sync``, ``jobs``, ``agents``, ``cluster``,
-``maintenance``) call a coordinator;
+``maintenance``, ``remote``, ``follow``, ``followers``, ``auto-follow``) call a coordinator;
 service commands (``up``, ``coordinator``, ``agent``, ``replicator``) come
 from :mod:`ferry.cli.serve`.
 """
@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from ferry.cli import agents, cluster, connectors, indices, jobs, serve
+from ferry.cli import agents, cluster, connectors, indices, jobs, replication, serve
 from ferry.cli.client import DEFAULT_COORDINATOR, EXIT_USAGE, CommandError
 
 _EPILOG = f"""\
@@ -31,7 +31,9 @@ left out):
                              connectors create/update -f (Connector, one per
                              connector that succeeded, in file order),
                              index list (Index), index bulk (BulkItemResult),
-                             jobs list (Job)
+                             jobs list (Job), remote list (RemoteCluster),
+                             followers list (Follower), auto-follow list
+                             (AutoFollowPattern)
   one message object         connectors get/pause/resume/stop (Connector),
                              connectors restart (RestartConnectorResponse),
                              sync, jobs get/cancel (Job; sync --watch: the
@@ -41,7 +43,11 @@ left out):
                              cluster status (ClusterStatus), index create/get
                              (Index), index stats (IndexStats), index doc
                              (Document), index search (SearchResponse),
-                             index count (CountResponse)
+                             index count (CountResponse), remote add
+                             (RemoteCluster), follow and followers
+                             pause/resume (Follower), followers unfollow
+                             (Index), followers stats (FollowStatsResponse),
+                             auto-follow put (AutoFollowPattern)
   an array of results        connectors validate -f and create --dry-run:
                              [{{"name": ..., "valid": true|false, "errors":
                              [{{"field": ..., "description": ...}}]}}]
@@ -77,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     agents.add_commands(commands)
     cluster.add_commands(commands)
     cluster.add_maintenance_commands(commands)
+    replication.add_commands(commands)
     serve.add_commands(commands)
     return parser
 

@@ -3,7 +3,8 @@
 Hypothesis drives synchronous tests, so the services run on an event loop of
 their own in a background thread and the tests call them through plain
 synchronous gRPC stubs. Everything lives under a fresh etcd prefix and a
-temporary SQLite file.
+temporary SQLite file, which the coordinator (Indices) and the replicator
+(LeaderReplication) share.
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ def services(
         return (
             Coordinator(CoordinatorConfig(**common, store_url=f"sqlite:///{store}")),
             Agent(AgentConfig(**common)),
-            Replicator(ReplicatorConfig(**common)),
+            Replicator(ReplicatorConfig(**common, store_url=f"sqlite:///{store}")),
         )
 
     try:

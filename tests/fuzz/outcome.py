@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
-from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.descriptor import Descriptor, MethodDescriptor
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -36,6 +36,7 @@ DELIBERATE = frozenset(
         grpc.StatusCode.ALREADY_EXISTS,
         grpc.StatusCode.FAILED_PRECONDITION,
         grpc.StatusCode.ABORTED,
+        grpc.StatusCode.OUT_OF_RANGE,
         grpc.StatusCode.PERMISSION_DENIED,
         grpc.StatusCode.UNIMPLEMENTED,
     }
@@ -86,12 +87,19 @@ def _outcome(error: grpc.RpcError) -> Outcome:
 
 
 def check_deliberate(
-    outcome: Outcome, requests: Sequence[Message], what: str, *, max_request_bytes: int
+    outcome: Outcome,
+    requests: Sequence[Message],
+    what: str,
+    *,
+    max_request_bytes: int,
+    stream_of: Descriptor | None = None,
 ) -> None:
     """check_deliberate fails unless outcome is a deliberate, well-formed answer to requests.
 
     An empty ``requests`` means the bytes sent did not decode: INVALID_ARGUMENT
-    must then name :data:`UNDECODABLE_FIELD`.
+    must then name :data:`UNDECODABLE_FIELD`. ``stream_of`` is the request type
+    of a client stream, which may send no message at all: a violation may then
+    name any of its fields (the first message it lacks).
     """
     where = f"{what} -> {outcome.code.name}: {outcome.message[:500]!r}"
     if outcome.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
@@ -101,7 +109,9 @@ def check_deliberate(
     assert outcome.code in DELIBERATE, where
     if outcome.code == grpc.StatusCode.INVALID_ARGUMENT:
         assert outcome.violations, f"no BadRequest field violations: {where}"
-        allowed = {UNDECODABLE_FIELD} if not requests else set()
+        allowed = {UNDECODABLE_FIELD} if not requests and stream_of is None else set()
+        if stream_of is not None:
+            allowed |= set(stream_of.fields_by_name)
         for request in requests:
             allowed |= set(request.DESCRIPTOR.fields_by_name)
         for name, description in outcome.violations:
@@ -183,7 +193,13 @@ class Client:
         """call invokes and fails the test unless the answer is deliberate."""
         outcome = self.invoke(method, requests)
         what = f"{method_path(method)}({_brief(requests)})"
-        check_deliberate(outcome, requests, what, max_request_bytes=self.max_request_bytes)
+        check_deliberate(
+            outcome,
+            requests,
+            what,
+            max_request_bytes=self.max_request_bytes,
+            stream_of=method.input_type if method.client_streaming else None,
+        )
         return outcome
 
 

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 POLL_INTERVAL = 0.05
 """POLL_INTERVAL is how often a caught-up stream reads the shard's checkpoint to see new
 operations: the most an operation waits before a long poll answers with it."""
+INDEX_CHECK_INTERVAL = 1.0
+"""INDEX_CHECK_INTERVAL is how often a stream without credit checks that its index still
+exists: a follower whose buffer is full learns of a deleted leader index without granting."""
 READ_BATCH_OPS = 5120
 """READ_BATCH_OPS bounds one store read (CCR's max_read_request_operation_count); a larger
 credit is sent in several messages."""
@@ -142,7 +145,8 @@ class ReadStream:
             if self._closed:
                 return False
             self._changed.clear()
-            await self._changed.wait()
+            if not await wait_event(self._changed, INDEX_CHECK_INTERVAL):
+                await self._index()  # NotFound ends the stream
 
     async def _read(self) -> list[Operation]:
         """_read reads the next operations the credit and the message bound allow."""

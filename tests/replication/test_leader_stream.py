@@ -347,15 +347,16 @@ async def test_a_missing_leader_index_is_not_found(stub: Stub, open_stream: Open
     assert err.code() == grpc.StatusCode.NOT_FOUND and "nope" in (err.details() or "")
 
 
+@pytest.mark.parametrize("credit_left", [True, False], ids=["long-polling", "without-credit"])
 async def test_a_leader_index_deleted_mid_stream_is_not_found(
-    store: Store, open_stream: OpenStream
+    store: Store, open_stream: OpenStream, credit_left: bool
 ) -> None:
     await write(store, 0, 2)
     stream = await open_stream(schema_version=1, poll=60)
-    await stream.credit(10, 10**9)
+    await stream.credit(10 if credit_left else 2, 10**9)
     assert await stream.seq_nos(2) == [[0, 1]]
 
-    await store.delete_index("orders")  # while the stream long-polls
+    await store.delete_index("orders")  # while the stream long-polls, or waits for credit
 
     err = await stream.failure()
     assert err.code() == grpc.StatusCode.NOT_FOUND

@@ -17,11 +17,14 @@ from ferry.v1 import (
     common_pb2,
     leader_replication_pb2,
     leader_replication_pb2_grpc,
+    replication_pb2,
     replicator_pb2,
     replicator_pb2_grpc,
 )
 from ferry.version import VERSION
+from services.replicator.follower import ShardContext
 from services.replicator.leader import LeaderReplicationServicer
+from services.replicator.shards import ShardTasks
 from services.replicator.trimmer import HistoryTrimmer
 
 log = logging.getLogger(__name__)
@@ -38,9 +41,16 @@ class ReplicatorServicer(replicator_pb2_grpc.ReplicatorServicer):
     ) -> replicator_pb2.ReplicatorStatus:
         return self._replicator.status()
 
+    async def ShardStats(
+        self, request: replicator_pb2.ShardStatsRequest, context: grpc.aio.ServicerContext
+    ) -> replicator_pb2.ShardStatsResponse:
+        shards = self._replicator.shard_stats(set(request.follower_indices))
+        return replicator_pb2.ShardStatsResponse(shards=shards)
+
 
 class Replicator(MemberProcess):
-    """Replicator registers under its session lease; shard tasks arrive with replication."""
+    """Replicator serves its cluster's leader shards to followers (LeaderReplication) and
+    runs the follower shard tasks it claims (see services/replicator/shards.py)."""
 
     role = "replicator"
 
@@ -54,6 +64,7 @@ class Replicator(MemberProcess):
             if self.store is not None
             else None
         )
+        self.shard_tasks: ShardTasks | None = None
         super().__init__(config)
 
     def info(self, session: Session | None) -> common_pb2.ReplicatorInfo:
@@ -69,9 +80,21 @@ class Replicator(MemberProcess):
         return encode_info(self.info(session))
 
     def status(self) -> replicator_pb2.ReplicatorStatus:
-        return replicator_pb2.ReplicatorStatus(
+        status = replicator_pb2.ReplicatorStatus(
             info=self.info(self.membership.session), session_alive=self.membership.alive
         )
+        for stats in self.shard_stats(set()):
+            status.shard_tasks.add(
+                follower_index=stats.follower_index,
+                shard=stats.shard,
+                fencing_token=stats.fencing_token,
+                follower_global_checkpoint=stats.follower_global_checkpoint,
+            )
+        return status
+
+    def shard_stats(self, indices: set[str]) -> list[replication_pb2.ShardFollowStats]:
+        """shard_stats are the live stats of the follower shard tasks held here."""
+        return self.shard_tasks.shard_stats(indices) if self.shard_tasks is not None else []
 
     def servicers(self) -> list[Registration]:
         leader = leader_replication_pb2.DESCRIPTOR.services_by_name["LeaderReplication"]
@@ -89,6 +112,12 @@ class Replicator(MemberProcess):
             ),
         ]
 
+    async def on_session_lost(self, session: Session) -> None:
+        """on_session_lost stops every shard task at once, writing nothing (self-fencing)."""
+        await super().on_session_lost(session)
+        if self.shard_tasks is not None:
+            self.shard_tasks.cancel_all()
+
     # Lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
@@ -101,11 +130,18 @@ class Replicator(MemberProcess):
                 raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
         await super().start()
         if self.trimmer is None:
-            log.warning("no --store-url: this replicator serves no leader shards")
+            log.warning("no --store-url: this replicator serves and follows no shards")
             return
         await self.trimmer.start()
+        assert self.store is not None
+        context = ShardContext(self.client, self.keys, self.store, self.id)
+        self.shard_tasks = ShardTasks(context, self.membership)
+        self.shard_tasks.start()
 
     async def stop(self) -> None:
+        """stop ends the shard tasks first, releasing their claims so a peer takes them."""
+        if self.shard_tasks is not None:
+            await self.shard_tasks.stop()
         if self.trimmer is not None:
             await self.trimmer.stop()
         await super().stop()

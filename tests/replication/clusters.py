@@ -182,7 +182,9 @@ class Cluster:
                 indices_pb2.BulkRequest(
                     index=index,
                     operations=[
-                        indices_pb2.BulkOperation(delete=indices_pb2.DeleteOperation(id="x"))
+                        indices_pb2.BulkOperation(
+                            type=indices_pb2.BULK_OPERATION_TYPE_DELETE, id="x"
+                        )
                     ],
                 )
             )

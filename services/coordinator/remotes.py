@@ -37,6 +37,8 @@ RESOURCE = "remote cluster"
 MAX_ADDRESSES = 16
 MAX_ADDRESS_CHARS = 261
 """MAX_ADDRESS_CHARS is a 253-character DNS name, ':' and a port, with room for IPv6 brackets."""
+PROBE_PATTERN = "#"
+"""PROBE_PATTERN matches no index name, so a probe's ListIndices sends back no index."""
 PROBE_SECONDS = 2.0
 """PROBE_SECONDS bounds ListRemoteClusters' probe of one remote, all addresses together."""
 CALL_SECONDS = 10.0
@@ -249,7 +251,10 @@ class RemoteClusters:
     async def _probe(remote: pb.RemoteCluster, into: pb.RemoteCluster) -> None:
         try:
             await call_remote(
-                remote, "ListIndices", leader_pb.ListLeaderIndicesRequest(), within=PROBE_SECONDS
+                remote,
+                "ListIndices",
+                leader_pb.ListLeaderIndicesRequest(pattern=PROBE_PATTERN),
+                within=PROBE_SECONDS,
             )
         except grpc.aio.AioRpcError as exc:
             into.error = f"ListIndices: {exc.code().name}: {exc.details()}"

@@ -8,22 +8,32 @@ the test straight in that store.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import aetcd
 import grpc
 import pytest
+from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ferry import etcd as ferry_etcd
 from ferry.etcd import EmbeddedEtcd, Keys, free_port
+from ferry.replication.records import CLAIM_KIND, FollowerRecord, ShardRecord, claim_resource
+from ferry.store import FieldKind, IndexSpec, Schema, Store, proto
+from ferry.v1 import indices_pb2, replication_pb2_grpc
 from ferry.v1 import replication_pb2 as pb
-from ferry.v1 import replication_pb2_grpc
-from tests.helpers import ServiceProcess
+from tests.helpers import ServiceProcess, wait_until
+from tests.replication.clusters import Cluster
 
+T = TypeVar("T")
 ACTIVE = pb.FOLLOWER_STATUS_ACTIVE
 PAUSED = pb.FOLLOWER_STATUS_PAUSED
 
@@ -328,3 +338,305 @@ def test_read_only_coordinator_refuses_every_mutating_replication_call(
         assert list(api.ListFollowers(pb.ListFollowersRequest()).followers) == []
         assert list(api.ListAutoFollowPatterns(pb.ListAutoFollowPatternsRequest()).patterns) == []
         assert list(api.Stats(pb.FollowStatsRequest()).followers) == []
+
+
+# With a leader cluster ------------------------------------------------------------------------
+#
+# ``leader`` and ``follower`` (tests/replication/conftest.py) are two real clusters with
+# their own etcd: the leader's replicator serves LeaderReplication from its store, the
+# follower's coordinator knows it as remote cluster "leader" and has no replicator, so
+# nothing bootstraps unless a test starts one.
+
+LEADER_SCHEMA = Schema(
+    fields={"title": FieldKind.TEXT, "qty": FieldKind.LONG, "tags": FieldKind.KEYWORD}, version=3
+)
+
+
+def create_leader_index(leader: Cluster, name: str, shards: int = 1) -> None:
+    leader.run(
+        lambda store: store.create_index(IndexSpec(name=name, shards=shards, schema=LEADER_SCHEMA))
+    )
+
+
+def follow_request(name: str, leader_index: str, **params: object) -> pb.FollowRequest:
+    return pb.FollowRequest(
+        follower_index=name,
+        remote_cluster="leader",
+        leader_index=leader_index,
+        parameters=pb.FollowParameters(**params),  # type: ignore[arg-type]
+    )
+
+
+def bulk_status(cluster: Cluster, index: str) -> grpc.StatusCode:
+    """bulk_status is the status of an ordinary write to ``index`` (OK when it was written)."""
+    op = indices_pb2.BulkOperation(type=indices_pb2.BULK_OPERATION_TYPE_DELETE, id="x")
+    try:
+        cluster.indices.Bulk(indices_pb2.BulkRequest(index=index, operations=[op]))
+    except grpc.RpcError as exc:
+        return exc.code()
+    return grpc.StatusCode.OK
+
+
+def follower_names(follower: Cluster) -> dict[str, str]:
+    """follower_names maps each follower index to the auto-follow pattern that made it."""
+    listed = follower.replication.ListFollowers(pb.ListFollowersRequest()).followers
+    return {f.follower_index: f.auto_follow_pattern for f in listed}
+
+
+def test_follow_creates_a_follower_index_like_the_leader_that_refuses_writes(
+    leader: Cluster, follower: Cluster
+) -> None:
+    create_leader_index(leader, "orders", shards=3)
+    api = follower.replication
+
+    created = api.Follow(follow_request("orders-copy", "orders", max_read_request_size=4096))
+
+    assert (created.follower_index, created.remote_cluster, created.leader_index) == (
+        "orders-copy", "leader", "orders",
+    )  # fmt: skip
+    assert created.status == ACTIVE and created.revision > 0 and created.create_time.seconds
+    assert created.parameters.max_read_request_size == 4096
+    assert created.parameters.max_read_request_operation_count == 5120  # defaults filled in
+    assert created.parameters.read_poll_timeout.ToSeconds() == 60
+    index = follower.indices.Get(indices_pb2.GetIndexRequest(name="orders-copy"))
+    assert index.follower and index.shard_count == 3
+    assert (index.leader.remote_cluster, index.leader.index) == ("leader", "orders")
+    assert index.schema == proto.schema_to_proto(LEADER_SCHEMA)
+    assert bulk_status(follower, "orders-copy") == grpc.StatusCode.FAILED_PRECONDITION
+    assert list(api.ListFollowers(pb.ListFollowersRequest(remote_cluster="leader")).followers) == [
+        created
+    ]
+    assert list(api.ListFollowers(pb.ListFollowersRequest(remote_cluster="other")).followers) == []
+
+
+def test_follow_refuses_taken_names_and_unknown_leader_indices(
+    leader: Cluster, follower: Cluster
+) -> None:
+    create_leader_index(leader, "orders")
+    api = follower.replication
+    api.Follow(follow_request("orders", "orders"))
+
+    code, message, _ = failure(lambda: api.Follow(follow_request("orders", "orders")))
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    assert "follower index 'orders'" in message
+    follower.indices.Create(indices_pb2.CreateIndexRequest(name="plain"))
+    code, message, _ = failure(lambda: api.Follow(follow_request("plain", "orders")))
+    assert code == grpc.StatusCode.ALREADY_EXISTS
+    assert "index 'plain'" in message
+    code, message, _ = failure(lambda: api.Follow(follow_request("ghost-copy", "ghost")))
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert "leader index" in message and "ghost" in message
+    assert sorted(follower_names(follower)) == ["orders"]
+    code, message, _ = failure(
+        lambda: api.DeleteRemoteCluster(pb.DeleteRemoteClusterRequest(name="leader"))
+    )
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "follower index 'orders'" in message
+
+
+def on_etcd(endpoint: str, work: Callable[[aetcd.Client], Awaitable[T]]) -> T:
+    """on_etcd runs ``await work(client)`` with a client of the etcd at endpoint."""
+
+    async def call() -> T:
+        client = ferry_etcd.connect(endpoint)
+        await client.connect()
+        try:
+            return await work(client)
+        finally:
+            await client.close()
+
+    return asyncio.run(call())
+
+
+def test_pause_and_resume_merge_parameters_and_clear_fatal_exceptions(
+    leader: Cluster, follower: Cluster, follower_etcd: EmbeddedEtcd
+) -> None:
+    create_leader_index(leader, "orders", shards=2)
+    api = follower.replication
+    created = api.Follow(
+        follow_request(
+            "orders", "orders", max_read_request_operation_count=100,
+            read_poll_timeout=duration_pb2.Duration(seconds=5),
+        )
+    )  # fmt: skip
+    paused = api.Pause(pb.PauseFollowerRequest(follower_index="orders"))
+    assert paused.status == PAUSED and paused.revision > created.revision
+    assert api.Pause(pb.PauseFollowerRequest(follower_index="orders")) == paused
+
+    # A shard task that met a fatal error left it in its shard record.
+    key = Keys(follower.prefix).follow_shard("orders", 1).encode()
+    fatal = ShardRecord(bootstraps=1, fatal_exception="leader index 'orders' not found")
+    on_etcd(follower_etcd.endpoint, lambda client: client.put(key, fatal.encode()))
+    [stats] = api.Stats(pb.FollowStatsRequest(follower_indices=["orders"])).followers
+    assert [s.fatal_exception for s in stats.shards] == ["", fatal.fatal_exception]
+    assert [s.state for s in stats.shards] == [pb.SHARD_FOLLOW_STATE_PAUSED] * 2
+
+    resumed = api.Resume(
+        pb.ResumeFollowerRequest(
+            follower_index="orders",
+            parameters=pb.FollowParameters(max_outstanding_read_requests=3),
+        )
+    )
+
+    assert resumed.status == ACTIVE
+    got = resumed.parameters
+    assert (got.max_read_request_operation_count, got.max_outstanding_read_requests) == (100, 3)
+    assert got.read_poll_timeout.ToSeconds() == 5
+    assert got.max_write_buffer_size == 512 * 1024 * 1024
+    stored = on_etcd(follower_etcd.endpoint, lambda client: client.get(key))
+    assert stored is not None
+    cleared = ShardRecord.decode(stored.value)
+    assert (cleared.fatal_exception, cleared.bootstraps) == ("", 1)
+    [listed] = api.ListFollowers(pb.ListFollowersRequest()).followers
+    assert listed == resumed
+
+
+def test_stats_of_a_follower_no_replicator_holds(leader: Cluster, follower: Cluster) -> None:
+    create_leader_index(leader, "orders", shards=3)
+    api = follower.replication
+    api.Follow(follow_request("orders-copy", "orders"))
+
+    response = api.Stats(pb.FollowStatsRequest())
+
+    [stats] = response.followers
+    assert (stats.follower_index, stats.remote_cluster, stats.leader_index, stats.status) == (
+        "orders-copy", "leader", "orders", ACTIVE,
+    )  # fmt: skip
+    assert [s.shard for s in stats.shards] == [0, 1, 2]
+    for shard in stats.shards:
+        assert shard.state == pb.SHARD_FOLLOW_STATE_UNASSIGNED
+        assert (shard.remote_cluster, shard.leader_index, shard.follower_index) == (
+            "leader", "orders", "orders-copy",
+        )  # fmt: skip
+        assert (shard.follower_global_checkpoint, shard.follower_max_seq_no) == (-1, -1)
+        assert shard.leader_global_checkpoint == -1 and not shard.replicator_id
+    assert response.auto_follow == pb.AutoFollowStats()
+    api.Pause(pb.PauseFollowerRequest(follower_index="orders-copy"))
+    [stats] = api.Stats(pb.FollowStatsRequest(follower_indices=["orders-copy"])).followers
+    assert stats.status == PAUSED
+    assert {s.state for s in stats.shards} == {pb.SHARD_FOLLOW_STATE_PAUSED}
+
+
+def test_remote_clusters_are_probed(leader: Cluster, follower: Cluster) -> None:
+    api = follower.replication
+    api.PutRemoteCluster(remote("away", f"127.0.0.1:{free_port()}"))
+
+    listed = api.ListRemoteClusters(pb.ListRemoteClustersRequest()).remote_clusters
+
+    assert [(r.name, r.connected) for r in listed] == [("away", False), ("leader", True)]
+    assert listed[0].error and not listed[1].error
+
+
+async def _put_lease(store: Store, *, shard: int, lease_id: str) -> None:
+    await store.put_retention_lease("orders", shard, lease_id, 0)
+
+
+def test_unfollow_waits_for_the_shard_tasks_then_promotes_and_removes_the_leases(
+    leader: Cluster, follower: Cluster, follower_etcd: EmbeddedEtcd
+) -> None:
+    create_leader_index(leader, "orders", shards=2)
+    follower.follow("orders", "leader", "orders")
+    keys = Keys(follower.prefix)
+    got = on_etcd(follower_etcd.endpoint, lambda c: c.get(keys.follower("orders").encode()))
+    lease_id = FollowerRecord.decode(got.value).lease_id
+    # What the shard tasks hold: a retention lease per leader shard, and a claim on shard 0;
+    # another follower's lease stays.
+    for shard, lease in ((0, lease_id), (1, lease_id), (0, "elsewhere")):
+        leader.run(partial(_put_lease, shard=shard, lease_id=lease))
+    claim = keys.claim(CLAIM_KIND, claim_resource("orders", 0)).encode()
+    on_etcd(follower_etcd.endpoint, lambda c: c.put(claim, b"follower-replicator-0"))
+
+    with ThreadPoolExecutor(1) as pool:
+        unfollowing = pool.submit(
+            follower.replication.Unfollow, pb.UnfollowRequest(follower_index="orders")
+        )
+        # Paused first, so the shard tasks stop; nothing promoted while a claim is held.
+        wait_until(
+            lambda: (
+                follower.replication.ListFollowers(pb.ListFollowersRequest()).followers[0].status
+                == PAUSED
+            ),
+            what="follower paused by Unfollow",
+        )
+        assert bulk_status(follower, "orders") == grpc.StatusCode.FAILED_PRECONDITION
+        assert not unfollowing.done()
+        on_etcd(follower_etcd.endpoint, lambda c: c.delete(claim))
+        index = unfollowing.result(timeout=30)
+
+    assert (index.name, index.follower, index.shard_count) == ("orders", False, 2)
+    leases = leader.run(lambda store: store.retention_leases("orders"))
+    assert [lease.lease_id for lease in leases] == ["elsewhere"]
+    assert bulk_status(follower, "orders") == grpc.StatusCode.OK
+    assert follower_names(follower) == {}
+    code, _, _ = failure(
+        lambda: follower.replication.Unfollow(pb.UnfollowRequest(follower_index="orders"))
+    )
+    assert code == grpc.StatusCode.NOT_FOUND
+    follower.replication.DeleteRemoteCluster(pb.DeleteRemoteClusterRequest(name="leader"))
+
+
+def test_unfollow_of_a_paused_follower(leader: Cluster, follower: Cluster) -> None:
+    create_leader_index(leader, "orders")
+    follower.follow("orders", "leader", "orders")
+    follower.replication.Pause(pb.PauseFollowerRequest(follower_index="orders"))
+
+    index = follower.replication.Unfollow(pb.UnfollowRequest(follower_index="orders"))
+
+    assert not index.follower
+    assert bulk_status(follower, "orders") == grpc.StatusCode.OK
+
+
+def test_auto_follow_follows_new_matching_leader_indices_only(
+    leader: Cluster, follower: Cluster
+) -> None:
+    api = follower.replication
+    create_leader_index(leader, "logs-old")
+    api.PutAutoFollowPattern(
+        pattern_request(
+            "logs",
+            leader_index_patterns=["logs-*"],
+            leader_index_exclusion_patterns=["logs-tmp-*"],
+            parameters=pb.FollowParameters(max_outstanding_read_requests=2),
+        )
+    )
+    create_leader_index(leader, "logs-tmp-1")
+    create_leader_index(leader, "logs-new", shards=2)
+
+    wait_until(lambda: "logs-new" in follower_names(follower), what="logs-new auto-followed")
+
+    # The round that followed logs-new saw logs-tmp-1 and logs-old too.
+    assert follower_names(follower) == {"logs-new": "logs"}
+    [created] = api.ListFollowers(pb.ListFollowersRequest()).followers
+    assert created.parameters.max_outstanding_read_requests == 2
+    index = follower.indices.Get(indices_pb2.GetIndexRequest(name="logs-new"))
+    assert index.follower and index.shard_count == 2
+    wait_until(
+        lambda: (
+            api.Stats(pb.FollowStatsRequest()).auto_follow.number_of_successful_follow_indices == 1
+        ),
+        what="auto-follow stats",
+    )
+
+    # follow_existing picks up an index older than the pattern, named by the template.
+    api.PutAutoFollowPattern(
+        pattern_request(
+            "old",
+            leader_index_patterns=["logs-old"],
+            follower_index_template="{{leader_index}}-copy",
+            follow_existing=True,
+        )
+    )
+    wait_until(lambda: "logs-old-copy" in follower_names(follower), what="logs-old followed")
+
+    # A deleted pattern follows nothing new: a marker index followed by another pattern
+    # created after logs-later proves a round saw logs-later.
+    api.DeleteAutoFollowPattern(pb.DeleteAutoFollowPatternRequest(name="logs"))
+    api.PutAutoFollowPattern(pattern_request("marker", leader_index_patterns=["marker-*"]))
+    create_leader_index(leader, "logs-later")
+    create_leader_index(leader, "marker-1")
+    wait_until(lambda: "marker-1" in follower_names(follower), what="marker-1 followed")
+    assert follower_names(follower) == {
+        "logs-new": "logs",
+        "logs-old-copy": "old",
+        "marker-1": "marker",
+    }

@@ -27,7 +27,7 @@ from grpc_status import rpc_status
 from ferry import etcd as ferry_etcd
 from ferry.etcd import EmbeddedEtcd, Keys, free_port
 from ferry.replication.records import CLAIM_KIND, FollowerRecord, ShardRecord, claim_resource
-from ferry.store import FieldKind, IndexSpec, Schema, Store, proto
+from ferry.store import FieldKind, IndexOp, IndexSpec, Schema, Store, proto
 from ferry.v1 import indices_pb2, replication_pb2_grpc
 from ferry.v1 import replication_pb2 as pb
 from tests.helpers import ServiceProcess, wait_until
@@ -640,3 +640,31 @@ def test_auto_follow_follows_new_matching_leader_indices_only(
         "logs-old-copy": "old",
         "marker-1": "marker",
     }
+
+
+def test_stats_come_from_the_replicator_holding_each_shard_and_unfollow_ends_it(
+    leader: Cluster, follower: Cluster
+) -> None:
+    create_leader_index(leader, "orders", shards=2)
+    ops = [IndexOp(f"o-{i}", {"qty": i, "title": f"order {i}"}) for i in range(40)]
+    leader.run(lambda store: store.bulk("orders", ops))
+    replicator = follower.replicator()
+    follower.follow("orders", "leader", "orders", read_poll_timeout=duration_pb2.Duration())
+    follower.wait_caught_up(leader, "orders", "orders")
+
+    def following() -> list[pb.ShardFollowStats]:
+        shards = follower.shard_stats("orders")
+        return shards if {s.state for s in shards} == {pb.SHARD_FOLLOW_STATE_FOLLOWING} else []
+
+    shards = wait_until(following, what="both shards reported following")
+    assert {s.replicator_id for s in shards} == {replicator.member_id}
+    assert [s.shard for s in shards] == [0, 1]
+    assert all(s.fencing_token.token > 0 and s.bootstraps == 1 for s in shards)
+    assert sum(s.follower_global_checkpoint + 1 for s in shards) == 40
+    assert len(leader.run(lambda store: store.retention_leases("orders"))) == 2
+
+    index = follower.replication.Unfollow(pb.UnfollowRequest(follower_index="orders"))
+
+    assert (index.follower, index.doc_count) == (False, 40)
+    assert leader.run(lambda store: store.retention_leases("orders")) == []
+    assert bulk_status(follower, "orders") == grpc.StatusCode.OK

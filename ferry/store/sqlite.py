@@ -290,9 +290,11 @@ class SqliteStore(Store):
     @asynccontextmanager
     async def _snapshot(self, index: str, shard: int) -> AsyncIterator[Snapshot]:
         conn, row, seq_no, docs = await self._on_reader(self._open_snapshot, index, shard)
+        snapshot = _SqliteSnapshot(self, conn, row, shard, seq_no, docs)
         try:
-            yield _SqliteSnapshot(self, conn, row, shard, seq_no, docs)
+            yield snapshot
         finally:
+            await snapshot.settle()
             await asyncio.to_thread(_close_snapshot, conn)
 
     def _open_snapshot(
@@ -382,17 +384,27 @@ class _SqliteSnapshot(Snapshot):
         self._conn = conn
         self._index_id = index.id
         self._shard = shard
+        self._reading: asyncio.Future[list[SnapshotDoc]] | None = None
 
     async def batches(self, size: int = 1000) -> AsyncIterator[list[SnapshotDoc]]:
         if not isinstance(size, int) or size < 1:
             raise InvalidArgument.field("size", "must be at least 1")
         after_id = ""  # below every id: ids are never empty
         while True:
-            batch = await self._store._on_reader(
-                read.snapshot_batch, self._conn, self._index_id, self._shard, after_id, size
+            self._reading = asyncio.ensure_future(
+                self._store._on_reader(
+                    read.snapshot_batch, self._conn, self._index_id, self._shard, after_id, size
+                )
             )
+            batch = await asyncio.shield(self._reading)
             if batch:
                 yield batch
             if len(batch) < size:
                 return
             after_id = batch[-1].id
+
+    async def settle(self) -> None:
+        """settle waits for a batch read its cancelled consumer left running on a reader
+        thread: closing the connection under a running query crashes the process."""
+        if self._reading is not None:
+            await asyncio.wait([self._reading])

@@ -2,8 +2,9 @@
 
 A deliberate answer is OK or one of the statuses Ferry raises on purpose.
 INVALID_ARGUMENT must carry a google.rpc.BadRequest whose field violations
-name fields of the request; UNIMPLEMENTED must name the missing capability.
-UNKNOWN, INTERNAL and DEADLINE_EXCEEDED (with a generous timeout) are bugs.
+name fields of the request; UNIMPLEMENTED must name the missing capability;
+UNAVAILABLE must name an unreachable remote cluster. UNKNOWN, INTERNAL and
+DEADLINE_EXCEEDED (with a generous timeout) are bugs.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ DELIBERATE = frozenset(
         grpc.StatusCode.UNIMPLEMENTED,
     }
 )
+
+UNREACHABLE_REMOTE = re.compile(r"remote cluster '[^']*' is unreachable")
+"""UNREACHABLE_REMOTE is the message of the one deliberate UNAVAILABLE: a call that needs a
+registered remote cluster none of whose addresses answered (say, a fuzzed one)."""
 
 UNDECODABLE_FIELD = "request"
 """UNDECODABLE_FIELD is the field a violation names when the request bytes do not decode."""
@@ -105,6 +110,9 @@ def check_deliberate(
     if outcome.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
         # The transport's own limit on message size: deliberate only above it.
         assert any(r.ByteSize() > max_request_bytes for r in requests), where
+        return
+    if outcome.code == grpc.StatusCode.UNAVAILABLE:
+        assert UNREACHABLE_REMOTE.search(outcome.message), where
         return
     assert outcome.code in DELIBERATE, where
     if outcome.code == grpc.StatusCode.INVALID_ARGUMENT:

@@ -245,6 +245,9 @@ class ShardFollower:
     async def run(self) -> None:
         """run replicates until cancelled, fenced, or stopped by a fatal error."""
         await self._load_shard_record()
+        r = self.shard_record
+        if r.bootstraps == 0 or r.bootstrap_pending:
+            self.state = pb.SHARD_FOLLOW_STATE_BOOTSTRAPPING
         await self._read_follower_checkpoint()
         log.info(
             "following shard",

@@ -7,13 +7,16 @@ document and checkpoint by checkpoint.
 
 from __future__ import annotations
 
+import signal
 import sqlite3
-import threading
+import time
+from typing import Any
 
 import grpc
 from google.protobuf import duration_pb2
 
-from ferry.v1 import replication_pb2
+from ferry.store import FieldKind, IndexOp, Schema
+from ferry.v1 import indices_pb2, replication_pb2
 from tests.helpers import wait_until
 from tests.replication.clusters import ACTIVE, PAUSED, Cluster, LeaderLoad
 
@@ -118,38 +121,46 @@ def test_slow_follower_store_never_buffers_past_max_write_buffer_count(
     )
     wait_until(lambda: follower.shard_stats("metrics")[0].state == FOLLOWING, what="following")
     path = follower.store_url.removeprefix("sqlite:///")
-    load = LeaderLoad(leader, "metrics", operations=20_000, batch=200, seed=9).start()
     seen: list[replication_pb2.ShardFollowStats] = []
-    stop = threading.Event()
 
-    def hold_write_lock() -> None:
-        # Slow the follower store down for real: hold SQLite's write lock in turns.
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None)
-        try:
-            while not stop.is_set():
-                conn.execute("BEGIN IMMEDIATE")
-                stop.wait(0.4)
-                conn.execute("COMMIT")
-                stop.wait(0.1)
-        finally:
-            conn.close()
+    def sample() -> replication_pb2.ShardFollowStats:
+        [stats] = follower.shard_stats("metrics")
+        seen.append(stats)
+        return stats
 
-    locker = threading.Thread(target=hold_write_lock, daemon=True)
-    locker.start()
+    # Slow the follower store down for real: another connection holds SQLite's write
+    # lock (the store waits for it), in three stalls of 1.5 s while the leader writes.
+    lock = sqlite3.connect(path, timeout=30, isolation_level=None)
+    # Paced, so that the leader still takes writes during the third stall.
+    load = LeaderLoad(leader, "metrics", operations=40_000, batch=100, pause=0.02, seed=9)
+    load.start()
     try:
-        while load.written < load.operations or not seen or seen[-1].lag_operations:
-            [stats] = follower.shard_stats("metrics")
-            seen.append(stats)
-            if len(seen) > 5 and load.written >= load.operations:
-                break
+        for _ in range(3):
+            assert load.written < load.operations, "the load ended before the stalls"
+            lock.execute("BEGIN IMMEDIATE")
+            wait_until(
+                lambda: sample().write_buffer_operation_count >= 250,
+                interval=0.02,
+                what="the write buffer filling up while the store stalls",
+            )
+            stalled_until = time.monotonic() + 1.5
+            while time.monotonic() < stalled_until:
+                sample()
+            lock.execute("COMMIT")
+            wait_until(
+                lambda: sample().write_buffer_operation_count < 250,
+                interval=0.02,
+                what="the buffer draining",
+            )
     finally:
-        stop.set()
-        locker.join()
+        if lock.in_transaction:
+            lock.execute("COMMIT")
+        lock.close()
     load.join()
     assert max(s.write_buffer_operation_count for s in seen) <= 300
-    assert max(s.write_buffer_operation_count for s in seen) > 0, "the buffer was never used"
     assert min(s.outstanding_credit_operations for s in seen) >= 0, "leader sent beyond credit"
     assert all(not s.read_exceptions and not s.fatal_exception for s in seen)
+    assert max(s.lag_millis for s in seen) > 0, "lag in time never showed"
     follower.wait_caught_up(leader, "metrics", "metrics")
     follower.assert_equal(leader, "metrics", "metrics")
 
@@ -206,3 +217,64 @@ def test_deleted_leader_index_pauses_the_follower_and_unfollow_makes_it_writable
     assert follower.bulk_refused("carts") == grpc.StatusCode.FAILED_PRECONDITION
     follower.replication.Unfollow(replication_pb2.UnfollowRequest(follower_index="carts"))
     assert follower.bulk_refused("carts") == grpc.StatusCode.OK
+
+
+def test_sigstopped_follower_replicator_is_fenced_and_the_follower_stays_exact(
+    leader: Cluster, follower: Cluster
+) -> None:
+    """SIGSTOP the replicator holding the shard until another claims it, then SIGCONT.
+
+    The woken replicator finds its session lost (its local deadline passed) or its
+    writes refused by the store's fence; either way it writes nothing more, and the
+    follower ends equal to the leader.
+    """
+    leader.create_index("ledger", shards=1)
+    zombie = follower.replicator()
+    follower.follow("ledger", "leader", "ledger")
+    wait_until(lambda: follower.shard_stats("ledger")[0].state == FOLLOWING, what="following")
+    successor = follower.replicator()
+    load = LeaderLoad(leader, "ledger", operations=40_000, batch=100, seed=21).start()
+    wait_until(lambda: follower.shard_stats("ledger")[0].operations_written > 0, what="applying")
+    zombie.signal(signal.SIGSTOP)
+    wait_until(
+        lambda: follower.shard_stats("ledger")[0].replicator_id == successor.member_id,
+        timeout=follower.lease_ttl + 15,
+        what="the shard claimed by the successor",
+    )
+    zombie.signal(signal.SIGCONT)
+    load.join()
+    follower.wait_caught_up(leader, "ledger", "ledger")
+    follower.assert_equal(leader, "ledger", "ledger")
+    [stats] = follower.shard_stats("ledger")
+    assert stats.replicator_id == successor.member_id
+    assert stats.bootstraps == 1
+    log = zombie.log()
+    assert "session lost" in log or "shard task fenced" in log, log[-2000:]
+
+
+def test_a_leader_schema_change_reaches_the_follower_before_the_documents_using_it(
+    leader: Cluster, follower: Cluster
+) -> None:
+    leader.create_index("articles", shards=1)
+    follower.replicator()
+    follower.follow("articles", "leader", "articles")
+    wait_until(lambda: follower.shard_stats("articles")[0].state == FOLLOWING, what="following")
+
+    async def add_text_field_and_write(store: Any) -> None:
+        info = await store.get_index("articles")
+        schema = Schema(fields={"body": FieldKind.TEXT}, version=info.spec.schema.version + 1)
+        await store.update_schema("articles", schema)
+        ops = [IndexOp(f"a-{i}", {"body": f"ferry crossing number {i}"}) for i in range(50)]
+        await store.bulk("articles", [*ops, IndexOp("other", {"body": "a bridge"})])
+
+    leader.run(add_text_field_and_write)
+    follower.wait_caught_up(leader, "articles", "articles")
+    follower.assert_equal(leader, "articles", "articles")
+    leader_schema = leader.run(lambda store: store.get_index("articles")).spec.schema
+    follower_schema = follower.run(lambda store: store.get_index("articles")).spec.schema
+    assert follower_schema == leader_schema
+    assert follower.shard_stats("articles")[0].follower_schema_version == leader_schema.version
+    matched = follower.indices.Count(
+        indices_pb2.CountRequest(index="articles", match=indices_pb2.MatchQuery(query="crossing"))
+    )
+    assert matched.count == 50

@@ -132,14 +132,20 @@ def test_stale_revision_is_aborted(coordinator: ServiceProcess) -> None:
         )
 
 
-def test_later_capabilities_answer_unimplemented_naming_them(
-    grpcurl: str, coordinator: ServiceProcess
-) -> None:
+def test_replication_is_served_to_grpcurl(grpcurl: str, coordinator: ServiceProcess) -> None:
     result = run_grpcurl(
         grpcurl, coordinator.address, "ferry.v1.Replication/ListFollowers", data="{}"
     )
-    assert result.returncode != 0
-    assert "Unimplemented" in result.stderr and "replication" in result.stderr
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {}
+    missing = run_grpcurl(
+        grpcurl,
+        coordinator.address,
+        "ferry.v1.Replication/Pause",
+        data='{"follower_index": "nope"}',
+    )
+    assert missing.returncode != 0
+    assert "NotFound" in missing.stderr and "nope" in missing.stderr
 
 
 def test_jobs_are_served_to_grpcurl(grpcurl: str, coordinator: ServiceProcess) -> None:

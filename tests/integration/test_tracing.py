@@ -27,8 +27,8 @@ from ferry.v1 import (
     cluster_pb2_grpc,
     connectors_pb2,
     connectors_pb2_grpc,
-    replication_pb2,
-    replication_pb2_grpc,
+    indices_pb2,
+    indices_pb2_grpc,
 )
 from services.coordinator.coordinator import Coordinator
 from tests.helpers import eventually
@@ -152,8 +152,9 @@ async def test_failed_calls_are_recorded_on_server_spans(
                     connectors_pb2.CreateConnectorRequest(spec=bad), timeout=5
                 )
             with pytest.raises(grpc.aio.AioRpcError) as missing:
-                await replication_pb2_grpc.ReplicationStub(channel).ListFollowers(
-                    replication_pb2.ListFollowersRequest(), timeout=5
+                negated = indices_pb2.Filter(field="qty", exists=True, negate=True)
+                await indices_pb2_grpc.IndicesStub(channel).Search(
+                    indices_pb2.SearchRequest(index="orders", filters=[negated]), timeout=5
                 )
     assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert missing.value.code() == grpc.StatusCode.UNIMPLEMENTED
@@ -166,7 +167,7 @@ async def test_failed_calls_are_recorded_on_server_spans(
     # OpenTelemetry's gRPC conventions leave a server span's status unset for
     # the caller's mistakes (INVALID_ARGUMENT) and mark server faults as errors.
     assert _one(finished, CREATE, SpanKind.CLIENT).status.status_code == StatusCode.ERROR
-    unimplemented = _one(finished, "/ferry.v1.Replication/ListFollowers", SpanKind.SERVER)
+    unimplemented = _one(finished, "/ferry.v1.Indices/Search", SpanKind.SERVER)
     assert unimplemented.status.status_code == StatusCode.ERROR
     assert "UNIMPLEMENTED" in (unimplemented.status.description or "")
     assert unimplemented.attributes is not None

@@ -81,7 +81,8 @@ class FollowStats:
         for name in names:
             if name not in records:
                 raise NotFound("follower index", name)
-        chosen = [records[n] for n in sorted(set(names))] if names else list(records.values())
+        # In the order asked (each once), else every follower in name order.
+        chosen = [records[n] for n in dict.fromkeys(names)] if names else list(records.values())
         holders = await self._holders({r.follower.follower_index for r in chosen})
         reported = await self._ask(holders)
         shard_records = await self._shard_records()

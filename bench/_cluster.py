@@ -1,9 +1,10 @@
-"""Cluster: real Ferry processes for the sync benchmarks, driven over gRPC.
+"""Cluster: real Ferry processes for the sync and replication benchmarks, driven over gRPC.
 
-One embedded etcd, one SQLite index store, a coordinator and agents started as
-``python -m ferry.cli.main ROLE`` child processes, each on a free port with
-its log in the cluster's directory. The driver creates generator connectors,
-starts jobs and polls them, as an operator's client would.
+One embedded etcd, one SQLite index store, a coordinator, agents and
+replicators started as ``python -m ferry.cli.main ROLE`` child processes,
+each on a free port with its log in the cluster's directory. The driver
+creates generator connectors, starts jobs and polls them, as an operator's
+client would.
 
 The module name starts with "_" so that ``python -m bench`` does not take it
 for a benchmark.
@@ -18,7 +19,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -111,6 +112,12 @@ class Service:
             return False
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
 
+    def wait_serving(self, timeout: float = 30.0) -> Service:
+        """wait_serving waits until the process serves; RuntimeError if it exits first or
+        ``timeout`` passes. Returns self."""
+        wait_for(self.serving, timeout=timeout, what=f"{self.member_id} serving")
+        return self
+
     def peak_rss_mb(self) -> float:
         """peak_rss_mb is the process's peak resident set (VmHWM), in MiB; Linux only."""
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
@@ -168,7 +175,9 @@ class Cluster:
 
     # Processes --------------------------------------------------------------------
 
-    def _service(self, role: str, args: list[str]) -> Service:
+    def launch(self, role: str, args: Sequence[str] = ()) -> Service:
+        """launch starts a ``ferry ROLE`` process over the cluster's etcd and store, with
+        ``args`` added; it does not wait for it to serve (:meth:`Service.wait_serving`)."""
         common = [
             "--etcd-endpoints", self.etcd.endpoint, "--etcd-prefix", KEY_ROOT,
             "--store-url", self.store_url, "--lease-ttl", str(self.lease_ttl),
@@ -180,9 +189,11 @@ class Cluster:
 
     def coordinator(self) -> Service:
         """coordinator starts a coordinator and waits until it serves."""
-        service = self._service("coordinator", [])
-        wait_for(service.serving, timeout=30, what=f"{service.member_id} serving")
-        return service
+        return self.launch("coordinator").wait_serving()
+
+    def replicator(self) -> Service:
+        """replicator starts a replicator (over the cluster's store) and waits until it serves."""
+        return self.launch("replicator").wait_serving()
 
     def agents(
         self,
@@ -199,9 +210,9 @@ class Cluster:
             "--checkpoint-docs", str(checkpoint_docs),
             "--checkpoint-interval", str(checkpoint_interval),
         ]  # fmt: skip
-        started = [self._service("agent", args) for _ in range(count)]
+        started = [self.launch("agent", args) for _ in range(count)]
         for service in started:
-            wait_for(service.serving, timeout=30, what=f"{service.member_id} serving")
+            service.wait_serving()
         wanted = {s.member_id for s in started}
         wait_for(
             lambda: wanted <= self.registered_agents(), timeout=30, what=f"{sorted(wanted)} listed"

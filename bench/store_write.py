@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import random
 import sqlite3
-import string
 import sys
 import tempfile
 import time
@@ -32,8 +30,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bench._store import documents, timed_bulk
 from bench.report import Row
-from ferry.store import IndexOp, IndexSpec, Store, open_store
+from ferry.store import IndexOp, open_store
 
 Side = Callable[[str, int], Awaitable[float]]
 
@@ -44,34 +43,6 @@ ROUNDS = 3
 DOC_BYTES = 1024
 RAW_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL")
 """RAW_PRAGMAS match the store's SQLite settings, so both sides pay the same fsyncs."""
-
-
-def documents(count: int, *, seed: int = 7) -> list[IndexOp]:
-    """documents are ``count`` ops whose canonical JSON is about DOC_BYTES each.
-
-    Bodies come from a small pool, so memory stays small while every document
-    differs (its number and title).
-    """
-    rng = random.Random(seed)
-    words = ["".join(rng.choices(string.ascii_lowercase, k=rng.randint(3, 9))) for _ in range(500)]
-    pool = []
-    for _ in range(64):
-        body: list[str] = []
-        while sum(len(w) + 1 for w in body) < DOC_BYTES - 120:
-            body.append(rng.choice(words))
-        pool.append(" ".join(body))
-    return [
-        IndexOp(
-            f"doc-{i:08d}",
-            {
-                "n": i,
-                "title": f"document {i}",
-                "tag": words[i % len(words)],
-                "body": pool[i % len(pool)],
-            },
-        )
-        for i in range(count)
-    ]
 
 
 def raw_round(path: Path, table: str, ops: Sequence[IndexOp], batch: int) -> float:
@@ -112,19 +83,6 @@ def raw_insert(
     return count / elapsed
 
 
-async def ferry_round(store: Store, index: str, ops: list[IndexOp], batch: int) -> float:
-    """ferry_round bulk-writes ops into a fresh one-shard index; docs per second."""
-    await store.create_index(IndexSpec(index, shards=1))
-    start = time.perf_counter()
-    for i in range(0, len(ops), batch):
-        await store.bulk(index, ops[i : i + batch])
-    elapsed = time.perf_counter() - start
-    stored = await store.count(index)
-    if stored != len(ops):
-        raise RuntimeError(f"index {index} holds {stored} documents, expected {len(ops)}")
-    return len(ops) / elapsed
-
-
 async def measure(
     directory: Path, *, docs: int = DOCS, batch: int = BATCH, rounds: int = ROUNDS
 ) -> tuple[list[float], list[float]]:
@@ -134,7 +92,7 @@ async def measure(
     raw tables in ``directory/raw.db`` (tables ``raw_<round>``); both stay there.
     A warm-up round (``bench-warmup``, ``raw_warmup``) of a few batches goes first.
     """
-    ops = documents(docs)
+    ops = documents(docs, doc_bytes=DOC_BYTES)
     warmup = min(len(ops), 5 * batch)
     rates: dict[str, list[float]] = {"raw": [], "ferry": []}
     async with open_store(f"sqlite:///{directory / 'store.db'}") as store:
@@ -144,7 +102,7 @@ async def measure(
             return await asyncio.to_thread(raw_round, path, f"raw_{label}", ops[:count], batch)
 
         async def ferry(label: str, count: int) -> float:
-            return await ferry_round(store, f"bench-{label}", ops[:count], batch)
+            return await timed_bulk(store, f"bench-{label}", ops[:count], batch)
 
         sides: dict[str, Side] = {"raw": raw, "ferry": ferry}
         for side in sides.values():  # warm the caches and code paths

@@ -6,7 +6,8 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
-from bench.store_write import documents, measure
+from bench._store import documents
+from bench.store_write import measure
 from ferry.store import open_store
 from ferry.store.model import encode_source
 

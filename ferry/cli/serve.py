@@ -70,6 +70,7 @@ def _up(args: argparse.Namespace) -> int:
     options = UpOptions(
         data_dir=args.data_dir,
         listen=args.listen,
+        replicator_listen=args.replicator_listen,
         etcd_endpoints=args.etcd_endpoints or "",
         connectors_file=args.connectors_file or "",
         lease_ttl=args.lease_ttl,
@@ -89,6 +90,11 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument("--data-dir", default=".ferry", help="where etcd data and logs live")
     p.add_argument("--listen", default="127.0.0.1:50051", help="coordinator address")
+    p.add_argument(
+        "--replicator-listen",
+        default="127.0.0.1:50053",
+        help="replicator address: other clusters follow this one's indices through it",
+    )
     p.add_argument("--etcd-endpoints", help="use this etcd instead of starting an embedded one")
     p.add_argument("--connectors-file", help="declarative connectors file for the coordinator")
     p.add_argument("--lease-ttl", type=float, default=10.0, help="session lease TTL, seconds")

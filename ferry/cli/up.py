@@ -49,6 +49,8 @@ class UpOptions:
 
     data_dir: str
     listen: str
+    replicator_listen: str = "127.0.0.1:0"
+    """Where the replicator serves LeaderReplication (the address remote clusters dial)."""
     etcd_endpoints: str = ""
     connectors_file: str = ""
     lease_ttl: float = 10.0
@@ -195,7 +197,7 @@ async def up(options: UpOptions) -> None:
             ),
             Child(
                 "replicator",
-                ["replicator", *common, "--listen", "127.0.0.1:0"],
+                ["replicator", *common, "--listen", options.replicator_listen],
                 logs_dir / "replicator.log",
                 env,
             ),
@@ -210,7 +212,8 @@ async def up(options: UpOptions) -> None:
         for child in children:
             await child.start()
         print(
-            f"Ferry is up: coordinator at {options.listen}, etcd at {endpoints}, "
+            f"Ferry is up: coordinator at {options.listen}, replicator at "
+            f"{options.replicator_listen}, etcd at {endpoints}, "
             f"logs in {logs_dir}. Ctrl-C stops it.",
             flush=True,
         )

@@ -5,8 +5,8 @@ is a command. They run in order, each as its own process without a shell:
 
 - ``ferry`` runs as ``python -m ferry.cli.main``; ``grpcurl`` is the real binary
   (the ``grpcurl`` fixture). Any other program fails the test.
-- ``127.0.0.1:50051`` (the address ``make run`` listens on) becomes the address
-  of this test's coordinator.
+- ``127.0.0.1:50051`` and ``127.0.0.1:50053`` (where ``make run``'s coordinator
+  and replicator listen) become the addresses of this test's.
 - ``export NAME=VALUE`` sets NAME for the commands after it. Until the tour
   exports FERRY_COORDINATOR, it points at a closed port, so a command can never
   reach a developer's own ``make run`` by accident.
@@ -34,6 +34,7 @@ from tests.helpers import REPO, SERVING, health_status, wait_until
 
 README = REPO / "README.md"
 MAKE_RUN_ADDRESS = "127.0.0.1:50051"
+MAKE_RUN_REPLICATOR = "127.0.0.1:50053"
 FERRY = [sys.executable, "-m", "ferry.cli.main"]
 EXPECTED_EXIT = re.compile(r"\s+#\s*exits\s+(\d+)\s*$")
 
@@ -107,6 +108,7 @@ def test_readme_tour_covers_the_basics() -> None:
 def test_readme_tour_runs_against_ferry_up(tmp_path: Path, grpcurl: str) -> None:
     commands = tour_commands()
     address = f"127.0.0.1:{free_port()}"
+    replicator = f"127.0.0.1:{free_port()}"
     out = tmp_path / "up.out"
     # As `make run` does. The data dir is outside pytest's tmp_path: as root the demo
     # PostgreSQL runs as another user, which must reach it (see embedded_postgres).
@@ -115,6 +117,7 @@ def test_readme_tour_runs_against_ferry_up(tmp_path: Path, grpcurl: str) -> None
     with open(out, "w") as sink:
         up = subprocess.Popen(
             [*FERRY, "up", "--data-dir", str(data_dir), "--listen", address,
+             "--replicator-listen", replicator,
              "--connectors-file", "examples/demo-connectors.yaml", "--lease-ttl", "3",
              "--demo-postgres"],
             stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -136,7 +139,8 @@ def test_readme_tour_runs_against_ferry_up(tmp_path: Path, grpcurl: str) -> None
         env = {**_clean_env(), "FERRY_COORDINATOR": f"127.0.0.1:{free_port()}"}
         programs = {"ferry": FERRY, "grpcurl": [grpcurl]}
         for command in commands:
-            argv = shlex.split(command.text.replace(MAKE_RUN_ADDRESS, address), comments=True)
+            text = command.text.replace(MAKE_RUN_ADDRESS, address)
+            argv = shlex.split(text.replace(MAKE_RUN_REPLICATOR, replicator), comments=True)
             where = f"README.md:{command.line}: $ {command.text}"
             if argv[0] == "export":
                 for assignment in argv[1:]:

@@ -84,7 +84,9 @@ def _lookup(kind: str, target: str, where: str) -> str:
         found = os.environ.get(target)
         if found is None:
             raise SecretError(
-                FieldViolation(where, f"environment variable {target} is not set on this agent")
+                FieldViolation(
+                    where, f"environment variable {target} is not set in this process's environment"
+                )
             )
     else:
         try:

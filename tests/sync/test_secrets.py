@@ -72,7 +72,8 @@ def test_unset_variable_fails_the_task_naming_the_field(cluster: SyncCluster) ->
     job = cluster.wait_job(cluster.sync("unset").id)
     assert job.state == jobs_pb2.JOB_STATE_FAILED
     assert job.tasks[0].error == (
-        "config.token: environment variable FERRY_NO_SUCH_VARIABLE is not set on this agent"
+        "config.token: environment variable FERRY_NO_SUCH_VARIABLE"
+        " is not set in this process's environment"
     )
 
 

@@ -136,28 +136,29 @@ def credit(message: pb.ReadCredit) -> Credit:
     return Credit(message.operations, message.bytes, message.follower_global_checkpoint)
 
 
-def shard_request(leader_index: str, shard: int, index_field: str = "leader_index") -> None:
-    """shard_request checks the index name and shard number every leader call names."""
+def _call_problems(
+    leader_index: str, shard: int, lease_field: str, lease_id: str
+) -> list[FieldViolation]:
+    """_call_problems names what is wrong with the index, shard and lease id that every
+    leader call besides the stream names (the lease id is required)."""
     problems: list[FieldViolation] = []
     try:
-        index_name(leader_index, index_field)
+        index_name(leader_index, "leader_index")
     except InvalidArgument as exc:
         problems += exc.violations
     if shard < 0:
         problems.append(FieldViolation("shard", "must not be negative"))
-    _raise(problems)
+    if not lease_id:
+        problems.append(FieldViolation(lease_field, "is required"))
+    _bounded(lease_id, lease_field, MAX_LEASE_ID_BYTES, problems)
+    return problems
 
 
 def bootstrap_request(request: pb.BootstrapRequest) -> int:
     """bootstrap_request checks a BootstrapRequest; returns its chunk bound in bytes."""
-    problems: list[FieldViolation] = []
-    try:
-        shard_request(request.leader_index, request.shard)
-    except InvalidArgument as exc:
-        problems += exc.violations
-    if not request.retention_lease_id:
-        problems.append(FieldViolation("retention_lease_id", "is required"))
-    _bounded(request.retention_lease_id, "retention_lease_id", MAX_LEASE_ID_BYTES, problems)
+    problems = _call_problems(
+        request.leader_index, request.shard, "retention_lease_id", request.retention_lease_id
+    )
     _bounded(request.follower_index, "follower_index", MAX_SOURCE_BYTES, problems)
     if request.max_chunk_bytes < 0:
         problems.append(FieldViolation("max_chunk_bytes", "must not be negative (0 means 1 MiB)"))
@@ -167,14 +168,7 @@ def bootstrap_request(request: pb.BootstrapRequest) -> int:
 
 def lease_request(request: pb.PutRetentionLeaseRequest) -> timedelta:
     """lease_request checks a PutRetentionLeaseRequest; returns its period (12 h when unset)."""
-    problems: list[FieldViolation] = []
-    try:
-        shard_request(request.leader_index, request.shard)
-    except InvalidArgument as exc:
-        problems += exc.violations
-    if not request.lease_id:
-        problems.append(FieldViolation("lease_id", "is required"))
-    _bounded(request.lease_id, "lease_id", MAX_LEASE_ID_BYTES, problems)
+    problems = _call_problems(request.leader_index, request.shard, "lease_id", request.lease_id)
     _bounded(request.source, "source", MAX_SOURCE_BYTES, problems)
     if request.retaining_seq_no < 0:
         problems.append(FieldViolation("retaining_seq_no", "must not be negative"))
@@ -189,15 +183,8 @@ def lease_request(request: pb.PutRetentionLeaseRequest) -> timedelta:
 
 
 def remove_request(request: pb.RemoveRetentionLeaseRequest) -> None:
-    problems: list[FieldViolation] = []
-    try:
-        shard_request(request.leader_index, request.shard)
-    except InvalidArgument as exc:
-        problems += exc.violations
-    if not request.lease_id:
-        problems.append(FieldViolation("lease_id", "is required"))
-    _bounded(request.lease_id, "lease_id", MAX_LEASE_ID_BYTES, problems)
-    _raise(problems)
+    """remove_request checks a RemoveRetentionLeaseRequest."""
+    _raise(_call_problems(request.leader_index, request.shard, "lease_id", request.lease_id))
 
 
 def operation_version(kind: OpKind, seq_no: int) -> int:

@@ -101,15 +101,7 @@ class ReadStream:
         )
         if s.retention_lease_id:
             try:
-                await renew_lease(
-                    self._store,
-                    s.leader_index,
-                    s.shard,
-                    s.retention_lease_id,
-                    self.lease_seq_no,
-                    ttl=self._lease_period,
-                    source=s.follower_index,
-                )
+                await self._renew_lease()
             except HistoryTrimmed as exc:
                 yield await self._trimmed(exc)
                 return
@@ -279,24 +271,30 @@ class ReadStream:
         self._ended.set()
         self._changed.set()
 
+    async def _renew_lease(self, *, within_history: bool = False) -> None:
+        """_renew_lease renews the retention lease at lease_seq_no; within_history holds what
+        is left when that history is gone (renew_within_history), else HistoryTrimmed."""
+        s = self.start
+        renew = renew_within_history if within_history else renew_lease
+        await renew(
+            self._store,
+            s.leader_index,
+            s.shard,
+            s.retention_lease_id,
+            self.lease_seq_no,
+            ttl=self._lease_period,
+            source=s.follower_index,
+        )
+
     async def _keep_lease(self) -> None:
         """_keep_lease renews the retention lease when credit moved it, and at least every
         lease_period / 3."""
-        s = self.start
         every = self._lease_period.total_seconds() / 3
         try:
             while True:
                 await wait_event(self._lease_moved, every)
                 self._lease_moved.clear()
-                await renew_within_history(
-                    self._store,
-                    s.leader_index,
-                    s.shard,
-                    s.retention_lease_id,
-                    self.lease_seq_no,
-                    ttl=self._lease_period,
-                    source=s.follower_index,
-                )
+                await self._renew_lease(within_history=True)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 — the sender raises it

@@ -81,6 +81,20 @@ class Membership:
                 return session
             await asyncio.sleep(0.05)  # lost, and ``ready`` not yet cleared
 
+    async def each_session(self, body: Callable[[Session], Awaitable[None]], what: str) -> None:
+        """each_session runs ``body`` with every live session, for ever: when it fails
+        (etcd trouble) it is logged as ``what`` and run again half a second later."""
+        while True:
+            session = await self.live_session()
+            try:
+                await body(session)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 — etcd trouble: run it again
+                raise_if_cancelling()
+                log.warning(f"{what} failed; again", extra={"error": repr(exc)})
+                await asyncio.sleep(0.5)
+
     async def start(self) -> None:
         """start begins registering in the background; wait on ``ready`` if needed."""
         if self._task is None:

@@ -15,9 +15,11 @@ from typing import Any
 
 from ferry import etcd, logs, telemetry
 from ferry.config import ServiceConfig
+from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Keys, Session
 from ferry.member import Membership
 from ferry.server import GrpcServer, HealthMonitor, run_service
+from ferry.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +30,9 @@ class MemberProcess:
     """MemberProcess runs a role's servicers and keeps it registered under ``key``.
 
     Subclasses set ``role`` and implement :meth:`registration` (the stored
-    info) and :meth:`servicers`.
+    info) and :meth:`servicers`. ``store`` is the index store of
+    ``config.store_url`` (None without one), opened before anything serves
+    and closed last.
     """
 
     role = "member"
@@ -38,6 +42,8 @@ class MemberProcess:
         self.id = config.member_id(self.role)
         self.keys = Keys(config.etcd_prefix)
         self.client = etcd.connect(config.etcd_endpoints)
+        # Built (not opened) here so that a bad URL fails before anything starts.
+        self.store: Store | None = open_store(config.store_url) if config.store_url else None
         self.server = GrpcServer(config.listen)
         self.address = ""
         self.membership = Membership(
@@ -63,6 +69,13 @@ class MemberProcess:
         log.warning("session lost", extra={"reason": session.lost_reason})
 
     async def start(self) -> None:
+        if self.store is not None:
+            try:
+                await self.store.start()
+            except FerryError:
+                raise
+            except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
+                raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
         for register, servicer, name in self.servicers():
             self.server.add(register, servicer, name)
         await self.server.start()
@@ -76,6 +89,8 @@ class MemberProcess:
         await self.server.stop(self.config.grace_period)
         await self.membership.stop()
         await self.client.close()
+        if self.store is not None:
+            await self.store.stop()
 
     async def __aenter__(self) -> MemberProcess:
         await self.start()

@@ -16,11 +16,9 @@ import grpc
 
 from ferry.config import AgentConfig
 from ferry.connectors import Registry, load_registry
-from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Session, cancel_watch
 from ferry.member import encode_info, now_timestamp
 from ferry.process import MemberProcess, Registration
-from ferry.store import Store, open_store
 from ferry.tasks import cancel_and_wait, raise_if_cancelling
 from ferry.v1 import agent_pb2, agent_pb2_grpc, common_pb2
 from ferry.version import VERSION
@@ -56,8 +54,6 @@ class Agent(MemberProcess):
         self.agent_config = config
         self.registry = registry or load_registry()
         self.started = now_timestamp()
-        # Built (not opened) here so that a bad URL fails before anything starts.
-        self.store: Store | None = open_store(config.store_url) if config.store_url else None
         self.runners: dict[str, tuple[TaskRunner, asyncio.Task[None]]] = {}
         self.wanted: dict[str, str] = {}
         """wanted maps each task assigned to this agent to its job."""
@@ -118,13 +114,6 @@ class Agent(MemberProcess):
     # Lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.store is not None:
-            try:
-                await self.store.start()
-            except FerryError:
-                raise
-            except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
-                raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
         await super().start()
         if self.store is None:
             log.warning("no --store-url: this agent registers but runs no tasks")
@@ -152,8 +141,6 @@ class Agent(MemberProcess):
             for task in pending:
                 await cancel_and_wait(task)
         await super().stop()
-        if self.store is not None:
-            await self.store.stop()
 
     async def on_session_lost(self, session: Session) -> None:
         """on_session_lost stops every task at once, writing nothing (self-fencing)."""
@@ -167,16 +154,7 @@ class Agent(MemberProcess):
     # Following assignments ------------------------------------------------------------
 
     async def _follow_assignments(self) -> None:
-        while True:
-            session = await self.membership.live_session()
-            try:
-                await self._follow(session)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 — etcd trouble: follow again
-                raise_if_cancelling()
-                log.warning("assignment watch failed; again", extra={"error": repr(exc)})
-                await asyncio.sleep(0.5)
+        await self.membership.each_session(self._follow, "assignment watch")
 
     async def _follow(self, session: Session) -> None:
         prefix = self.keys.assignments(self.id)

@@ -8,11 +8,9 @@ from datetime import timedelta
 import grpc
 
 from ferry.config import ReplicatorConfig
-from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Session
 from ferry.member import encode_info, now_timestamp
 from ferry.process import MemberProcess, Registration
-from ferry.store import Store, open_store
 from ferry.v1 import (
     common_pb2,
     leader_replication_pb2,
@@ -57,15 +55,13 @@ class Replicator(MemberProcess):
     def __init__(self, config: ReplicatorConfig) -> None:
         self.replicator_config = config
         self.started = now_timestamp()
-        # Built (not opened) here so that a bad URL fails before anything starts.
-        self.store: Store | None = open_store(config.store_url) if config.store_url else None
+        self.shard_tasks: ShardTasks | None = None
+        super().__init__(config)
         self.trimmer = (
             HistoryTrimmer(self.store, interval=config.history_trim_interval)
             if self.store is not None
             else None
         )
-        self.shard_tasks: ShardTasks | None = None
-        super().__init__(config)
 
     def info(self, session: Session | None) -> common_pb2.ReplicatorInfo:
         return common_pb2.ReplicatorInfo(
@@ -121,13 +117,6 @@ class Replicator(MemberProcess):
     # Lifecycle ----------------------------------------------------------------------
 
     async def start(self) -> None:
-        if self.store is not None:
-            try:
-                await self.store.start()
-            except FerryError:
-                raise
-            except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
-                raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
         await super().start()
         if self.trimmer is None:
             log.warning("no --store-url: this replicator serves and follows no shards")
@@ -145,8 +134,6 @@ class Replicator(MemberProcess):
         if self.trimmer is not None:
             await self.trimmer.stop()
         await super().stop()
-        if self.store is not None:
-            await self.store.stop()
 
 
 async def serve(config: ReplicatorConfig) -> None:

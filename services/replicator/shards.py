@@ -94,16 +94,7 @@ class ShardTasks:
     # The loop ------------------------------------------------------------------------
 
     async def _loop(self) -> None:
-        while True:
-            session = await self.membership.live_session()
-            try:
-                await self._watching(session)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 — etcd trouble: reconcile again
-                raise_if_cancelling()
-                log.warning("shard task reconcile failed; again", extra={"error": repr(exc)})
-                await asyncio.sleep(0.5)
+        await self.membership.each_session(self._watching, "shard task reconcile")
 
     async def _watching(self, session: Session) -> None:
         keys, client = self.ctx.keys, self.ctx.client

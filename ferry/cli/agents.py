@@ -57,9 +57,6 @@ async def _drain(coordinator: Coordinator, args: argparse.Namespace) -> int:
         agent = await coordinator.call(stub.Drain, agents_pb2.DrainAgentRequest(id=args.id))
     else:
         agent = await coordinator.call(stub.Undrain, agents_pb2.UndrainAgentRequest(id=args.id))
-    if output.wants_json(args):
-        output.print_json(output.to_json(agent))
-    else:
-        state = output.enum_label(common_pb2.AgentState, agent.state)
-        print(f"{agent.id} {state} (running tasks {agent.running_tasks})")
+    state = output.enum_label(common_pb2.AgentState, agent.state)
+    output.print_message(args, agent, f"{agent.id} {state} (running tasks {agent.running_tasks})")
     return EXIT_OK

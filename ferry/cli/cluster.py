@@ -70,10 +70,7 @@ def add_maintenance_commands(subparsers: Any) -> None:
 async def _status(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = cluster_pb2.ClusterStatusRequest()
     status = await coordinator.call(coordinator.cluster.Status, request)
-    if output.wants_json(args):
-        output.print_json(output.to_json(status))
-    else:
-        print(describe(status))
+    output.print_message(args, status, describe(status))
     return EXIT_OK
 
 

@@ -168,10 +168,7 @@ async def _list(coordinator: Coordinator, args: argparse.Namespace) -> int:
 async def _get(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = pb.GetConnectorRequest(name=args.name)
     connector = await coordinator.call(coordinator.connectors.Get, request)
-    if output.wants_json(args):
-        output.print_json(output.to_json(connector))
-    else:
-        print(describe(connector))
+    output.print_message(args, connector, describe(connector))
     return EXIT_OK
 
 
@@ -239,10 +236,7 @@ async def _set_state(coordinator: Coordinator, args: argparse.Namespace) -> int:
         connector = await coordinator.call(stub.Resume, pb.ResumeConnectorRequest(name=args.name))
     else:
         connector = await coordinator.call(stub.Stop, pb.StopConnectorRequest(name=args.name))
-    if output.wants_json(args):
-        output.print_json(output.to_json(connector))
-    else:
-        print(_summary(connector, _DONE[args.verb]))
+    output.print_message(args, connector, _summary(connector, _DONE[args.verb]))
     return EXIT_OK
 
 

@@ -52,6 +52,14 @@ def print_json(value: Any) -> None:
     print(json.dumps(_whole_numbers(value), indent=2, sort_keys=True))
 
 
+def print_message(args: argparse.Namespace, message: Message, text: str) -> None:
+    """print_message prints message as one JSON object for ``-o json``, else text."""
+    if wants_json(args):
+        print_json(to_json(message))
+    else:
+        print(text)
+
+
 def print_messages(messages: Iterable[Message]) -> None:
     """print_messages writes messages as a JSON array (even when there is one or none)."""
     print_json([to_json(m) for m in messages])

@@ -203,10 +203,7 @@ async def _remote_add(coordinator: Coordinator, args: argparse.Namespace) -> int
     )
     request = pb.PutRemoteClusterRequest(remote_cluster=remote)
     stored = await coordinator.call(coordinator.replication.PutRemoteCluster, request)
-    if output.wants_json(args):
-        output.print_json(output.to_json(stored))
-    else:
-        print(f"remote {stored.name}: {', '.join(stored.addresses)}")
+    output.print_message(args, stored, f"remote {stored.name}: {', '.join(stored.addresses)}")
     return EXIT_OK
 
 
@@ -243,13 +240,11 @@ def _status(status: int) -> str:
 
 
 def _print_follower(follower: pb.Follower, args: argparse.Namespace) -> None:
-    if output.wants_json(args):
-        output.print_json(output.to_json(follower))
-    else:
-        print(
-            f"{follower.follower_index} follows {follower.remote_cluster}/"
-            f"{follower.leader_index} ({_status(follower.status)})"
-        )
+    text = (
+        f"{follower.follower_index} follows {follower.remote_cluster}/"
+        f"{follower.leader_index} ({_status(follower.status)})"
+    )
+    output.print_message(args, follower, text)
 
 
 async def _follow(coordinator: Coordinator, args: argparse.Namespace) -> int:
@@ -299,10 +294,8 @@ async def _resume(coordinator: Coordinator, args: argparse.Namespace) -> int:
 async def _unfollow(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = pb.UnfollowRequest(follower_index=args.index)
     index = await coordinator.call(coordinator.replication.Unfollow, request)
-    if output.wants_json(args):
-        output.print_json(output.to_json(index))
-    else:
-        print(f"{index.name} unfollowed: an ordinary index with {index.doc_count} docs")
+    text = f"{index.name} unfollowed: an ordinary index with {index.doc_count} docs"
+    output.print_message(args, index, text)
     return EXIT_OK
 
 
@@ -375,10 +368,7 @@ async def _pattern_put(coordinator: Coordinator, args: argparse.Namespace) -> in
     )
     request = pb.PutAutoFollowPatternRequest(pattern=pattern)
     stored = await coordinator.call(coordinator.replication.PutAutoFollowPattern, request)
-    if output.wants_json(args):
-        output.print_json(output.to_json(stored))
-    else:
-        print(f"auto-follow pattern {stored.name} stored")
+    output.print_message(args, stored, f"auto-follow pattern {stored.name} stored")
     return EXIT_OK
 
 

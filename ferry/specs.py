@@ -35,9 +35,36 @@ class SpecEntry:
     state: pb.ConnectorState
 
 
+MAX_NESTING = 64
+"""MAX_NESTING bounds how deeply a connector file may nest collections: PyYAML composes
+them recursively, so a deeper file is refused before it is composed."""
+
+_OPENS = (yaml.tokens.FlowSequenceStartToken, yaml.tokens.FlowMappingStartToken,
+          yaml.tokens.BlockSequenceStartToken, yaml.tokens.BlockMappingStartToken)  # fmt: skip
+_CLOSES = (yaml.tokens.FlowSequenceEndToken, yaml.tokens.FlowMappingEndToken,
+           yaml.tokens.BlockEndToken)  # fmt: skip
+
+
+def _too_deep(text: str) -> bool:
+    """_too_deep says text nests collections past MAX_NESTING (the scanner does not recurse)."""
+    depth = 0
+    for token in yaml.scan(text, Loader=yaml.SafeLoader):
+        if isinstance(token, _OPENS):
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif isinstance(token, _CLOSES):
+            depth -= 1
+    return False
+
+
 def parse_specs(text: str, *, source: str = "<input>") -> list[SpecEntry]:
     """parse_specs reads every connector spec in text; errors name the entry and field."""
     try:
+        if _too_deep(text):
+            raise InvalidArgument.field(
+                "file", f"{source} nests collections deeper than {MAX_NESTING} levels"
+            )
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         raise InvalidArgument.field("file", f"{source} is not valid YAML: {exc}") from exc

@@ -31,9 +31,24 @@ def etcd_binary() -> Path:
 
 def free_port(host: str = "127.0.0.1") -> int:
     """free_port asks the kernel for a port nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+    return free_ports(1, host)[0]
+
+
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """free_ports asks the kernel for ``count`` distinct ports nobody listens on right now
+    (held open together, so two calls in a row cannot get the same port)."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind((host, 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+PORT_ATTEMPTS = 3
+"""PORT_ATTEMPTS bounds first starts on ports chosen here that someone took meanwhile."""
 
 
 class EmbeddedEtcd:
@@ -57,8 +72,10 @@ class EmbeddedEtcd:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.host = host
-        self.client_port = client_port or free_port(host)
-        self.peer_port = peer_port or free_port(host)
+        self._choose_ports = not client_port and not peer_port
+        chosen = free_ports(2, host)
+        self.client_port = client_port or chosen[0]
+        self.peer_port = peer_port or (chosen[1] if chosen[1] != self.client_port else chosen[0])
         self.name = name
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
@@ -79,7 +96,23 @@ class EmbeddedEtcd:
         return self.data_dir / "etcd.log"
 
     def start(self, *, timeout: float = 30.0) -> EmbeddedEtcd:
-        """start launches etcd and waits until it is healthy; returns self."""
+        """start launches etcd and waits until it is healthy; returns self.
+
+        Ports chosen here are free when chosen, not when etcd binds them: if another
+        process took one meanwhile, the first start tries again on new ports.
+        """
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._start(timeout)
+            except Unavailable as exc:
+                if not self._choose_ports or attempt == PORT_ATTEMPTS:
+                    raise
+                if "address already in use" not in str(exc):
+                    raise
+                self.client_port, self.peer_port = free_ports(2, self.host)
+        raise AssertionError("unreachable")
+
+    def _start(self, timeout: float) -> EmbeddedEtcd:
         if self.process is not None and self.process.poll() is None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -111,6 +144,7 @@ class EmbeddedEtcd:
                 start_new_session=True,
             )
         self.wait_healthy(timeout=timeout)
+        self._choose_ports = False  # from now on its data dir names these ports
         return self
 
     def healthy(self) -> bool:

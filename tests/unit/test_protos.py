@@ -89,7 +89,7 @@ EXPECTED_SERVICES: dict[str, dict[str, str]] = {
         "GetIndex": UNARY,
         "ListIndices": UNARY,
     },
-    "Replicator": {"Status": UNARY},
+    "Replicator": {"Status": UNARY, "ShardStats": UNARY},
 }
 
 

@@ -55,18 +55,9 @@ async def test_a_cancel_disguised_as_another_error_still_stops_a_retrying_loop()
             except Exception:  # noqa: BLE001 — as the service loops do
                 raise_if_cancelling()
 
-    task = asyncio.create_task(retrying())
-    await started.wait()
-    task.cancel()
-    try:
-        # asyncio.wait, not a timeout around ``await task``: that would cancel the task
-        # again on expiry, and a loop that swallows cancels would hang the test.
-        done, _ = await asyncio.wait({task}, timeout=2)
-        assert done, "the loop swallowed its cancellation"
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    finally:
-        hang_up.set()
+    await assert_stops_when_cancelled(
+        asyncio.create_task(retrying()), started, hang_up, "the loop swallowed its cancellation"
+    )
 
 
 async def test_probe_passes_on_a_cancel_disguised_as_an_error() -> None:
@@ -92,12 +83,23 @@ async def test_probe_passes_on_a_cancel_disguised_as_an_error() -> None:
         while not hang_up.is_set():
             await probe(Client(), within=60)
 
-    task = asyncio.create_task(health_loop())
+    await assert_stops_when_cancelled(
+        asyncio.create_task(health_loop()), started, hang_up, "probe swallowed the cancellation"
+    )
+
+
+async def assert_stops_when_cancelled(
+    task: asyncio.Task[None], started: asyncio.Event, hang_up: asyncio.Event, message: str
+) -> None:
+    """assert_stops_when_cancelled cancels task once it has started and asserts that it ends
+    cancelled; hang_up is set at the end, so a task that swallowed the cancel ends too."""
     await started.wait()
     task.cancel()
     try:
+        # asyncio.wait, not a timeout around ``await task``: that would cancel the task
+        # again on expiry, and a loop that swallows cancels would hang the test.
         done, _ = await asyncio.wait({task}, timeout=2)
-        assert done, "probe swallowed the cancellation"
+        assert done, message
         with pytest.raises(asyncio.CancelledError):
             await task
     finally:

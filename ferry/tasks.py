@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
@@ -23,6 +24,13 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
         await task
     except asyncio.CancelledError:
         pass
+
+
+def backoff(attempt: int, initial: float, cap: float) -> float:
+    """backoff is the delay before retry number ``attempt`` (from 1): ``initial`` doubled per
+    attempt up to ``cap``, jittered between half and all of that, so retries spread out."""
+    ceiling = min(cap, initial * 2 ** (attempt - 1))
+    return random.uniform(ceiling / 2, ceiling)
 
 
 async def wait_event(event: asyncio.Event, seconds: float) -> bool:

@@ -27,7 +27,6 @@ import email.utils
 import itertools
 import logging
 import math
-import random
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +48,7 @@ from ferry.connectors.sdk import (
     TaskPlan,
 )
 from ferry.errors import FailedPrecondition, FieldViolation, Unavailable
+from ferry.tasks import backoff
 
 log = logging.getLogger(__name__)
 
@@ -218,9 +218,8 @@ class Settings:
         return self.first_page if self.pagination == "page" else None
 
     def backoff(self, attempt: int) -> float:
-        """backoff is capped exponential with full jitter, for retry number ``attempt``."""
-        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        """backoff is the delay before retry number ``attempt``: see :func:`ferry.tasks.backoff`."""
+        return backoff(attempt, self.initial_backoff, self.max_backoff)
 
 
 class HttpSource(Source):

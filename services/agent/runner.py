@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -53,7 +52,7 @@ from ferry.store.model import (
 )
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB, TERMINAL_TASK
-from ferry.tasks import closing, raise_if_cancelling, wait_event
+from ferry.tasks import backoff, closing, raise_if_cancelling, wait_event
 from ferry.v1 import connectors_pb2
 from ferry.v1 import jobs_pb2 as pb
 from services.agent import isolation
@@ -115,9 +114,8 @@ class Policy:
         )
 
     def backoff(self, attempt: int) -> float:
-        """backoff is capped exponential, jittered between half and all of the cap."""
-        ceiling = min(self.max_backoff, self.initial_backoff * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        """backoff is the delay before retry number ``attempt``: see :func:`ferry.tasks.backoff`."""
+        return backoff(attempt, self.initial_backoff, self.max_backoff)
 
 
 class TaskRunner:

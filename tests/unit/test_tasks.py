@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from ferry.etcd import probe
-from ferry.tasks import raise_if_cancelling, wait_event
+from ferry.tasks import backoff, raise_if_cancelling, wait_event
+
+
+def test_backoff_doubles_up_to_its_cap_with_jitter() -> None:
+    for attempt, ceiling in ((1, 0.5), (2, 1.0), (3, 2.0), (6, 10.0), (60, 10.0)):
+        delays = [backoff(attempt, 0.5, 10.0) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempt, delays)
+    assert len({backoff(3, 0.5, 10.0) for _ in range(20)}) > 1  # jittered
 
 
 async def test_wait_event_says_whether_the_event_was_set() -> None:

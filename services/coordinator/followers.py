@@ -58,12 +58,6 @@ _RETRIES = 8
 _PARALLEL_CALLS = 16
 
 
-def check_index_name(name: str, field: str) -> None:
-    """check_index_name raises InvalidArgument naming ``field`` unless name is an index name."""
-    if (problem := index_name_error(name)) is not None:
-        raise InvalidArgument.field(field, problem)
-
-
 def _check_follow(request: pb.FollowRequest) -> None:
     found: list[FieldViolation] = []
     for field, error in (
@@ -118,7 +112,7 @@ class Followers:
     # Reading ----------------------------------------------------------------
 
     async def get(self, name: str, field: str = "follower_index") -> FollowerRecord:
-        check_index_name(name, field)
+        proto.index_name(name, field)
         got = await self._client.get(self._keys.follower(name).encode())
         if got is None:
             raise NotFound(RESOURCE, name)
@@ -245,7 +239,7 @@ class Followers:
     async def resume(self, name: str, update: pb.FollowParameters) -> pb.Follower:
         """resume clears fatal exceptions and restarts replication; ``update``'s set fields
         replace the current parameters."""
-        check_index_name(name, "follower_index")
+        proto.index_name(name, "follower_index")
         params.check(update, "parameters")
         await self.get(name)
         await self._clear_fatal(name)
@@ -289,7 +283,7 @@ class Followers:
         so a failure midway leaves a paused follower that Unfollow can finish
         later; only then is the index promoted and the record deleted.
         """
-        check_index_name(name, "follower_index")
+        proto.index_name(name, "follower_index")
         store = self.store
         record = await self._change(name, _set_status(pb.FOLLOWER_STATUS_PAUSED))
         await self._wait_released(name)

@@ -101,6 +101,15 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_group(subparsers: Any, name: str, text: str) -> Any:
+    """add_group adds a command that takes a verb (``ferry NAME COMMAND``); returns the
+    subparsers to add its verbs to with :func:`add_command`."""
+    group = subparsers.add_parser(name, help=text, description=text)
+    return group.add_subparsers(
+        dest=f"{name.replace('-', '_')}_command", metavar="COMMAND", required=True
+    )
+
+
 def add_command(
     verbs: Any, name: str, text: str, *, json_shape: str = ""
 ) -> argparse.ArgumentParser:

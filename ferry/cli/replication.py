@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf import duration_pb2
 
 from ferry.cli import output
-from ferry.cli.client import EXIT_OK, Coordinator, add_command, client_command
+from ferry.cli.client import EXIT_OK, Coordinator, add_command, add_group, client_command
 from ferry.replication.params import DURATIONS
 from ferry.v1 import replication_pb2 as pb
 
@@ -91,8 +91,7 @@ def add_commands(subparsers: Any) -> None:
 
 def _remote_commands(subparsers: Any) -> None:
     text = "register, list and remove remote clusters (leader clusters to follow)"
-    group = subparsers.add_parser("remote", help=text, description=text)
-    verbs = group.add_subparsers(dest="remote_command", metavar="COMMAND", required=True)
+    verbs = add_group(subparsers, "remote", text)
 
     text = "register or replace a remote cluster by the addresses of its replicators"
     p = add_command(verbs, "add", text, json_shape="one RemoteCluster object (no token)")
@@ -118,8 +117,7 @@ def _remote_commands(subparsers: Any) -> None:
 
 def _follower_commands(subparsers: Any) -> None:
     text = "list, pause, resume and unfollow follower indices; show their stats"
-    group = subparsers.add_parser("followers", help=text, description=text)
-    verbs = group.add_subparsers(dest="followers_command", metavar="COMMAND", required=True)
+    verbs = add_group(subparsers, "followers", text)
     one = "one Follower object"
 
     p = add_command(verbs, "list", "list follower indices", json_shape="an array of Follower")
@@ -149,8 +147,7 @@ def _follower_commands(subparsers: Any) -> None:
 
 def _auto_follow_commands(subparsers: Any) -> None:
     text = "follow new leader indices of a remote cluster automatically"
-    group = subparsers.add_parser("auto-follow", help=text, description=text)
-    verbs = group.add_subparsers(dest="auto_follow_command", metavar="COMMAND", required=True)
+    verbs = add_group(subparsers, "auto-follow", text)
 
     text = "create or replace an auto-follow pattern"
     p = add_command(verbs, "put", text, json_shape="one AutoFollowPattern object")

@@ -65,6 +65,22 @@ def print_messages(messages: Iterable[Message]) -> None:
     print_json([to_json(m) for m in messages])
 
 
+def print_list(
+    args: argparse.Namespace,
+    messages: Iterable[Message],
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+) -> None:
+    """print_list prints messages as a JSON array for ``-o json``, else rows as a table.
+
+    Pass rows as a generator over messages: JSON output never iterates it.
+    """
+    if wants_json(args):
+        print_messages(messages)
+    else:
+        print(table(headers, rows))
+
+
 def enum_label(enum: EnumTypeWrapper, value: int) -> str:
     """enum_label is an enum value's short lower-case name: CONNECTOR_STATE_PAUSED -> paused.
 

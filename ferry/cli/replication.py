@@ -207,14 +207,11 @@ async def _remote_add(coordinator: Coordinator, args: argparse.Namespace) -> int
 async def _remote_list(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = pb.ListRemoteClustersRequest()
     response = await coordinator.call(coordinator.replication.ListRemoteClusters, request)
-    if output.wants_json(args):
-        output.print_messages(response.remote_clusters)
-        return EXIT_OK
-    rows = [
-        (r.name, output.join(r.addresses), _yes(r.tls), _yes(r.connected), r.error)
-        for r in response.remote_clusters
-    ]
-    print(output.table(["NAME", "ADDRESSES", "TLS", "CONNECTED", "ERROR"], rows))
+    remotes = response.remote_clusters
+    rows = (
+        (r.name, output.join(r.addresses), _yes(r.tls), _yes(r.connected), r.error) for r in remotes
+    )
+    output.print_list(args, remotes, ["NAME", "ADDRESSES", "TLS", "CONNECTED", "ERROR"], rows)
     return EXIT_OK
 
 
@@ -258,10 +255,7 @@ async def _follow(coordinator: Coordinator, args: argparse.Namespace) -> int:
 async def _followers_list(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = pb.ListFollowersRequest(remote_cluster=args.remote)
     response = await coordinator.call(coordinator.replication.ListFollowers, request)
-    if output.wants_json(args):
-        output.print_messages(response.followers)
-        return EXIT_OK
-    rows = [
+    rows = (
         (
             f.follower_index,
             f.remote_cluster,
@@ -271,8 +265,9 @@ async def _followers_list(coordinator: Coordinator, args: argparse.Namespace) ->
             f.create_time.ToJsonString() if f.HasField("create_time") else "",
         )
         for f in response.followers
-    ]
-    print(output.table(["INDEX", "REMOTE", "LEADER", "STATUS", "PATTERN", "CREATED"], rows))
+    )
+    headers = ["INDEX", "REMOTE", "LEADER", "STATUS", "PATTERN", "CREATED"]
+    output.print_list(args, response.followers, headers, rows)
     return EXIT_OK
 
 
@@ -372,10 +367,7 @@ async def _pattern_put(coordinator: Coordinator, args: argparse.Namespace) -> in
 async def _pattern_list(coordinator: Coordinator, args: argparse.Namespace) -> int:
     request = pb.ListAutoFollowPatternsRequest()
     response = await coordinator.call(coordinator.replication.ListAutoFollowPatterns, request)
-    if output.wants_json(args):
-        output.print_messages(response.patterns)
-        return EXIT_OK
-    rows = [
+    rows = (
         (
             p.name,
             p.remote_cluster,
@@ -386,9 +378,9 @@ async def _pattern_list(coordinator: Coordinator, args: argparse.Namespace) -> i
             _yes(p.follow_existing),
         )
         for p in response.patterns
-    ]
+    )
     headers = ["NAME", "REMOTE", "PATTERNS", "EXCLUDE", "TEMPLATE", "STATUS", "EXISTING"]
-    print(output.table(headers, rows))
+    output.print_list(args, response.patterns, headers, rows)
     return EXIT_OK
 
 

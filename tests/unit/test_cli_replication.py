@@ -316,6 +316,12 @@ def test_followers_list_filters_by_remote(capsys: pytest.CaptureFixture[str], fa
         ["orders", "dc1", "orders-src", "active", "-", "2026-11-21T11:00:00Z"],
         ["users", "dc1", "users-src", "paused", "-", "2026-11-21T11:00:00Z"],
     ]
+    code, out, _ = run(capsys, fake, "followers", "list", "-o", "json")
+    assert code == 0
+    assert [(f["follower_index"], f["status"]) for f in json.loads(out)] == [
+        ("orders", "FOLLOWER_STATUS_ACTIVE"),
+        ("users", "FOLLOWER_STATUS_PAUSED"),
+    ]
 
 
 def test_followers_stats_is_a_table_per_follower_and_the_auto_follow_counters(
@@ -409,6 +415,9 @@ def test_auto_follow_list_and_delete(capsys: pytest.CaptureFixture[str], fake: F
         ["logs", "dc1", "logs-*,app-*", "logs-tmp-*", "{{leader_index}}", "paused", "no"],
         ["all", "dc2", "*", "-", "{{leader_index}}-copy", "active", "yes"],
     ]
+    code, out, _ = run(capsys, fake, "auto-follow", "list", "-o", "json")
+    assert code == 0
+    assert [p["name"] for p in json.loads(out)] == ["logs", "all"]
     code, out, _ = run(capsys, fake, "auto-follow", "delete", "logs")
     assert (code, out) == (0, "auto-follow pattern logs deleted\n")
     assert [r.name for r in fake.requests("DeleteAutoFollowPattern")] == ["logs"]

@@ -13,8 +13,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import grpc
+import pytest
 from grpc_status import rpc_status
 
+from ferry.cli.main import main
 from ferry.errors import FerryError, NotFound
 from ferry.v1 import agents_pb2, agents_pb2_grpc, common_pb2
 
@@ -24,6 +26,18 @@ Ctx = grpc.ServicerContext
 def abort(context: Ctx, error: FerryError) -> None:
     """abort ends the call with the error's status, details included, as the real servicers do."""
     context.abort_with_status(rpc_status.to_status(error.to_status()))
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    """run_cli runs ``ferry argv`` in-process; returns its exit code, stdout and stderr."""
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def rows(table: str) -> list[list[str]]:
+    """rows splits a printed table into its lines' words (EMPTY cells keep columns aligned)."""
+    return [line.split() for line in table.strip().splitlines()]
 
 
 @contextmanager

@@ -19,7 +19,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from ferry.cli import output
-from ferry.cli.main import default_coordinator, main
+from ferry.cli.main import default_coordinator
 from ferry.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from ferry.v1 import (
     agents_pb2_grpc,
@@ -31,7 +31,8 @@ from ferry.v1 import (
 from ferry.v1 import (
     connectors_pb2 as pb,
 )
-from tests.unit.fake_servers import FakeAgents, abort, serving
+from tests.unit.fake_servers import FakeAgents, abort, rows, serving
+from tests.unit.fake_servers import run_cli as run
 
 TWO_CONNECTORS = """\
 connectors:
@@ -221,20 +222,10 @@ def dead_address() -> Iterator[str]:
         yield f"127.0.0.1:{sock.getsockname()[1]}"
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def spec_file(tmp_path: Path, text: str = TWO_CONNECTORS) -> str:
     path = tmp_path / "connectors.yaml"
     path.write_text(text)
     return str(path)
-
-
-def rows(table: str) -> list[list[str]]:
-    return [line.split() for line in table.strip().splitlines()]
 
 
 # connectors

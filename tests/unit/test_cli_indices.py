@@ -17,11 +17,10 @@ import grpc
 import pytest
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
-from ferry.cli.main import main
 from ferry.errors import InvalidArgument, NotFound
 from ferry.v1 import indices_pb2 as pb
 from ferry.v1 import indices_pb2_grpc
-from tests.unit.fake_servers import abort, serving
+from tests.unit.fake_servers import abort, rows, run_cli, serving
 
 Ctx = grpc.ServicerContext
 
@@ -155,13 +154,7 @@ def fake() -> Iterator[Fake]:
 
 
 def run(capsys: pytest.CaptureFixture[str], fake: Fake, *argv: str) -> tuple[int, str, str]:
-    code = main(["index", *argv, "--coordinator", fake.address])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def rows(table: str) -> list[list[str]]:
-    return [line.split() for line in table.strip().splitlines()]
+    return run_cli(capsys, "index", *argv, "--coordinator", fake.address)
 
 
 # create, list, get, delete, stats, doc

@@ -27,7 +27,7 @@ from ferry.v1 import (
     jobs_pb2_grpc,
 )
 from ferry.v1 import jobs_pb2 as pb
-from tests.unit.fake_servers import FakeAgents, abort, serving
+from tests.unit.fake_servers import FakeAgents, abort, rows, run_cli, serving
 
 Ctx = grpc.ServicerContext
 CREATED = "2026-11-21T11:00:00Z"
@@ -200,13 +200,7 @@ def fake() -> Iterator[Fake]:
 
 
 def run(capsys: pytest.CaptureFixture[str], fake: Fake, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--coordinator", fake.address])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def rows(table: str) -> list[list[str]]:
-    return [line.split() for line in table.strip().splitlines()]
+    return run_cli(capsys, *argv, "--coordinator", fake.address)
 
 
 def requests(fake_servicer: FakeJobs | FakeMaintenance, method: str) -> list[Any]:

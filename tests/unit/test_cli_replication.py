@@ -16,11 +16,10 @@ import grpc
 import pytest
 from google.protobuf import timestamp_pb2
 
-from ferry.cli.main import main
 from ferry.errors import FailedPrecondition, NotFound
 from ferry.v1 import indices_pb2, replication_pb2_grpc
 from ferry.v1 import replication_pb2 as pb
-from tests.unit.fake_servers import abort, serving
+from tests.unit.fake_servers import abort, rows, run_cli, serving
 
 Ctx = grpc.ServicerContext
 MIB = 1024 * 1024
@@ -182,13 +181,7 @@ def fake() -> Iterator[Fake]:
 
 
 def run(capsys: pytest.CaptureFixture[str], fake: Fake, *argv: str) -> tuple[int, str, str]:
-    code = main([*argv, "--coordinator", fake.address])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def rows(table: str) -> list[list[str]]:
-    return [line.split() for line in table.strip().splitlines()]
+    return run_cli(capsys, *argv, "--coordinator", fake.address)
 
 
 # remote

@@ -14,6 +14,8 @@
 - ``auto-follow/patterns/{name}``: an AutoFollowPattern;
   ``auto-follow/followed/{pattern}/{leader_index}``: leader indices a pattern
   has acted on, so that it never follows one twice (CCR keeps the same list).
+- ``auto-follow/stats``: the AutoFollowStats the leader coordinator's
+  auto-follow loop keeps.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from ferry.member import decode_info
 from ferry.v1 import replication_pb2 as pb
 
 CLAIM_KIND = "follow"
@@ -62,11 +65,16 @@ def encode_message(message: Message) -> bytes:
 
 
 def decode_remote(value: bytes) -> pb.RemoteCluster:
-    return json_format.Parse(value, pb.RemoteCluster(), ignore_unknown_fields=True)
+    return decode_info(value, pb.RemoteCluster())
 
 
 def decode_pattern(value: bytes) -> pb.AutoFollowPattern:
-    return json_format.Parse(value, pb.AutoFollowPattern(), ignore_unknown_fields=True)
+    return decode_info(value, pb.AutoFollowPattern())
+
+
+def decode_auto_follow_stats(value: bytes | None) -> pb.AutoFollowStats:
+    """decode_auto_follow_stats reads the stats the leader's auto-follow loop keeps."""
+    return decode_info(value, pb.AutoFollowStats()) if value else pb.AutoFollowStats()
 
 
 @dataclass

@@ -36,6 +36,7 @@ from ferry.names import dns1123_label_error, index_name_error
 from ferry.replication import params
 from ferry.replication.records import (
     LEADER_INDEX_TEMPLATE,
+    decode_auto_follow_stats,
     decode_pattern,
     encode_message,
     follower_index_name,
@@ -44,7 +45,6 @@ from ferry.tasks import raise_if_cancelling
 from ferry.v1 import indices_pb2
 from ferry.v1 import leader_replication_pb2 as leader_pb
 from ferry.v1 import replication_pb2 as pb
-from services.coordinator.follow_stats import decode_auto_follow_stats
 from services.coordinator.followers import Followers
 from services.coordinator.indices_servicer import MAX_PATTERN_CHARS
 from services.coordinator.leader import Leadership, ManagementLoop

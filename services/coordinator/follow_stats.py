@@ -16,7 +16,6 @@ from collections import defaultdict
 
 import aetcd
 import grpc
-from google.protobuf import json_format
 
 from ferry import telemetry
 from ferry.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
@@ -27,6 +26,7 @@ from ferry.replication.records import (
     CLAIM_KIND,
     FollowerRecord,
     ShardRecord,
+    decode_auto_follow_stats,
     fence_scope,
     parse_claim_resource,
 )
@@ -54,13 +54,6 @@ def _check_requested(names: list[str]) -> None:
     ]
     if found:
         raise InvalidArgument.fields(found)
-
-
-def decode_auto_follow_stats(value: bytes | None) -> pb.AutoFollowStats:
-    """decode_auto_follow_stats reads the stats the leader's auto-follow loop keeps."""
-    if not value:
-        return pb.AutoFollowStats()
-    return json_format.Parse(value, pb.AutoFollowStats(), ignore_unknown_fields=True)
 
 
 class FollowStats:

@@ -34,7 +34,7 @@ from ferry.store.proto import schema_to_proto
 from ferry.tasks import cancel_and_wait, wait_event
 from ferry.v1 import leader_replication_pb2 as pb
 from services.replicator import leader_convert as convert
-from services.replicator.leader_leases import renew_lease, renew_within_history
+from services.replicator.leader_leases import renew_lease
 
 log = logging.getLogger(__name__)
 
@@ -273,10 +273,9 @@ class ReadStream:
 
     async def _renew_lease(self, *, within_history: bool = False) -> None:
         """_renew_lease renews the retention lease at lease_seq_no; within_history holds what
-        is left when that history is gone (renew_within_history), else HistoryTrimmed."""
+        is left when that history is gone, else HistoryTrimmed."""
         s = self.start
-        renew = renew_within_history if within_history else renew_lease
-        await renew(
+        await renew_lease(
             self._store,
             s.leader_index,
             s.shard,
@@ -284,6 +283,7 @@ class ReadStream:
             self.lease_seq_no,
             ttl=self._lease_period,
             source=s.follower_index,
+            within_history=within_history,
         )
 
     async def _keep_lease(self) -> None:

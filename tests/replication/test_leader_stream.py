@@ -27,6 +27,7 @@ from ferry.server import GrpcServer
 from ferry.store import (
     DeleteOp,
     FieldKind,
+    HistoryTrimmed,
     IndexOp,
     IndexSpec,
     Schema,
@@ -36,6 +37,7 @@ from ferry.store import (
 from ferry.v1 import leader_replication_pb2 as pb
 from ferry.v1 import leader_replication_pb2_grpc as pb_grpc
 from services.replicator.leader import LeaderReplicationServicer
+from services.replicator.leader_leases import renew_lease
 from services.replicator.leader_stream import POLL_INTERVAL
 from tests.helpers import ServiceProcess, eventually
 
@@ -488,6 +490,19 @@ async def test_a_new_lease_on_trimmed_history_sends_history_trimmed(
     assert message.history_trimmed and message.min_retained_seq_no == 3
     await stream.ended_ok()
     assert await lease(store, "late") is None
+
+
+async def test_a_held_lease_whose_history_went_holds_what_is_left(store: Store) -> None:
+    await write(store, 0, 3)
+    await write(store, 0, 3)  # supersedes 0..2
+    await store.trim_history("orders")  # no lease: history below 3 goes
+    args = ("orders", 0, "gone", 0)
+
+    with pytest.raises(HistoryTrimmed):
+        await renew_lease(store, *args, ttl=timedelta(minutes=1))
+    held = await renew_lease(store, *args, ttl=timedelta(minutes=1), within_history=True)
+
+    assert held.retaining_seq_no == 3
 
 
 # Bootstrap ---------------------------------------------------------------------------------------

@@ -17,7 +17,10 @@ checkpoint, then FAILED with that reason). Other connectors on the agent are
 untouched.
 
 The protocol on the pipe: frames of a 4-byte big-endian length and a pickle
-of ``("items", [...])``, ``("error", "Type: message")`` or ``("end", None)``.
+of ``("items", [...])``, ``("error", ("Type: message", retriable))`` or
+``("end", None)``. ``retriable`` is the source error's own flag (True for
+errors that are not FerryErrors), so the error policy treats an isolated
+source's error as it would in-process.
 Both ends are this codebase, started together; the pipe is private to them.
 """
 
@@ -39,7 +42,8 @@ from pathlib import Path
 from typing import Any
 
 from ferry import children, logs, secrets
-from ferry.connectors import Checkpoint, Delete, Document, TaskPlan, load_registry
+from ferry.connectors import Checkpoint, Delete, Document, Source, TaskPlan, load_registry
+from ferry.errors import FerryError
 from ferry.tasks import cancel_and_wait, closing
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,15 @@ _HEADER = struct.Struct(">I")
 
 
 class IsolatedSourceError(Exception):
-    """IsolatedSourceError says why an isolated source stopped: its error, a crash, or memory."""
+    """IsolatedSourceError says why an isolated source stopped: its error, a crash, or memory.
+
+    ``retriable`` is False when the source's own error was a FerryError that retrying
+    cannot heal (a config or precondition error); a crash or the memory limit is retriable.
+    """
+
+    def __init__(self, message: str, *, retriable: bool = True) -> None:
+        super().__init__(message)
+        self.retriable = retriable
 
 
 @dataclass(frozen=True)
@@ -119,7 +131,8 @@ async def stream(request: Request) -> AsyncIterator[Item]:
                 for item in payload:
                     yield item
             elif kind == "error":
-                raise IsolatedSourceError(payload)
+                message, retriable = payload
+                raise IsolatedSourceError(message, retriable=retriable)
             else:
                 return
     finally:
@@ -179,6 +192,17 @@ def _rss(status: Path) -> int | None:
     return None
 
 
+async def pinged(
+    source: Source, plan: TaskPlan, full: bool, cursor: dict[str, Any] | None
+) -> AsyncIterator[Item]:
+    """pinged checks the source is reachable, then streams it: how a source runs, in the
+    agent's process or in a child."""
+    await source.ping()
+    async with closing(source.stream(plan, full=full, cursor=cursor)) as items:
+        async for item in items:
+            yield item
+
+
 # The child's side -----------------------------------------------------------------
 
 
@@ -208,16 +232,13 @@ async def _serve(request: Request, out: Any) -> None:
     registry = load_registry()
     source_cls = registry.get(request.source_type)
     if source_cls is None:
-        send("error", f"connector type {request.source_type!r} is not installed")
+        send("error", (f"connector type {request.source_type!r} is not installed", False))
         return
     pending: list[Item] = []
     started = time.monotonic()
     try:
         source = source_cls(request.config, advanced_rules=request.advanced)
-        await source.ping()
-        async with closing(
-            source.stream(request.plan, full=request.full, cursor=request.cursor)
-        ) as items:
+        async with closing(pinged(source, request.plan, request.full, request.cursor)) as items:
             async for item in items:
                 pending.append(item)
                 if len(pending) >= FRAME_ITEMS or isinstance(item, Checkpoint):
@@ -232,7 +253,8 @@ async def _serve(request: Request, out: Any) -> None:
         return  # the agent stopped reading: it has moved on
     except Exception as exc:  # noqa: BLE001 — reported to the agent, which applies the policy
         log.warning("isolated source failed", extra={"error": repr(exc)})
-        send("error", secrets.redact(f"{type(exc).__name__}: {exc}"))
+        retriable = exc.retriable if isinstance(exc, FerryError) else True
+        send("error", (secrets.redact(f"{type(exc).__name__}: {exc}"), retriable))
     finally:
         log.debug("isolated stream ended", extra={"seconds": time.monotonic() - started})
 

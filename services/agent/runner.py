@@ -414,7 +414,7 @@ class _Work:
             source = source_cls(config, advanced_rules=advanced)
 
             def open_items(cursor: dict[str, Any] | None) -> AsyncIterator[isolation.Item]:
-                return _pinged(source, plan, self.full, cursor)
+                return isolation.pinged(source, plan, self.full, cursor)
 
         self.cursor = await self._start_cursor()
         attempt = 0
@@ -435,7 +435,8 @@ class _Work:
                 attempt += 1
                 reason = secrets.redact(f"{type(exc).__name__}: {exc}")
                 if attempt > self.policy.retries or (
-                    isinstance(exc, FerryError) and not exc.retriable
+                    isinstance(exc, FerryError | isolation.IsolatedSourceError)
+                    and not exc.retriable
                 ):
                     # A source's config or precondition error will not heal by retrying.
                     raise TaskFailed(reason) from exc
@@ -557,16 +558,6 @@ class _Work:
         self.task.checkpoint_time.GetCurrentTime()
         await self.runner._put_task(self.offset_ops(final=False))
         self.last_commit = now
-
-
-async def _pinged(
-    source: Source, plan: TaskPlan, full: bool, cursor: dict[str, Any] | None
-) -> AsyncIterator[isolation.Item]:
-    """_pinged checks the source is reachable, then streams it."""
-    await source.ping()
-    async with closing(source.stream(plan, full=full, cursor=cursor)) as items:
-        async for item in items:
-            yield item
 
 
 async def _ensure_index(store: Store, name: str) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import grpc
 import pytest
 
@@ -89,6 +92,23 @@ def test_crash_is_reported_with_its_signal(cluster: SyncCluster) -> None:
     job = cluster.wait_job(cluster.sync("crash").id)
     assert job.state == jobs_pb2.JOB_STATE_FAILED
     assert "connector process crashed: killed by SIGABRT" in job.tasks[0].error
+
+
+def test_an_isolated_error_that_retrying_cannot_heal_fails_at_once(
+    cluster: SyncCluster, tmp_path: Path
+) -> None:
+    # As in-process: the child says whether its error is retriable, and a config
+    # error (a table that is not there) is not.
+    agent = cluster.agent()
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE items (id integer PRIMARY KEY)")
+    cluster.create("absent", "sqlite", {"path": str(db), "tables": ["missing"]},
+                   isolation=PROCESS, error_policy=QUICK_RETRY)  # fmt: skip
+    job = cluster.wait_job(cluster.sync("absent").id)
+    assert job.state == jobs_pb2.JOB_STATE_FAILED
+    assert "cannot read missing" in job.tasks[0].error, job.tasks[0].error
+    assert "retrying from its checkpoint" not in agent.log()
 
 
 def test_memory_limit_needs_process_isolation(cluster: SyncCluster) -> None:

@@ -64,11 +64,21 @@ class RemoteLeader:
         self._current = (self._current + 1) % len(self.addresses)
 
     def metadata(self) -> tuple[tuple[str, str], ...]:
-        """metadata is the call metadata: the remote's bearer token, resolved now."""
+        """metadata is the call metadata: the remote's bearer token, resolved now.
+
+        A ``${file:}`` token is read from disk: on the event loop, call
+        :meth:`resolve_metadata` instead.
+        """
         if not self._token_ref:
             return ()
         token = secrets.resolve({"token": self._token_ref}, path="remote_cluster")["token"]
         return (("authorization", f"Bearer {token}"),)
+
+    async def resolve_metadata(self) -> tuple[tuple[str, str], ...]:
+        """resolve_metadata is :meth:`metadata`, with the token resolved in a thread."""
+        if not self._token_ref:
+            return ()
+        return await asyncio.to_thread(self.metadata)
 
     def stub(self) -> leader_grpc.LeaderReplicationStub:
         """stub is a LeaderReplication stub on the current address."""
@@ -96,12 +106,13 @@ class RemoteLeader:
 
     async def call(self, method: str, request: object, *, deadline: float = 10.0) -> Any:
         """call runs the unary RPC ``method`` (``deadline`` seconds per try), trying each
-        address once while the error is retryable."""
+        address once while the error is retryable. The token is resolved once per call."""
+        metadata = await self.resolve_metadata()
         last: BaseException | None = None
         for _ in self.addresses:
             try:
                 return await getattr(self.stub(), method)(
-                    request, timeout=deadline, metadata=self.metadata()
+                    request, timeout=deadline, metadata=metadata
                 )
             except grpc.aio.AioRpcError as exc:
                 if exc.code() not in RETRYABLE:

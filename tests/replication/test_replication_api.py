@@ -220,6 +220,19 @@ def test_follow_of_an_unreachable_remote_cluster_is_unavailable(
     assert list(api.ListFollowers(pb.ListFollowersRequest()).followers) == []
 
 
+def test_a_remote_token_that_cannot_be_resolved_is_refused_naming_it(
+    api: replication_pb2_grpc.ReplicationStub,
+) -> None:
+    token = "${env:FERRY_TEST_UNSET_REMOTE_TOKEN}"
+    api.PutRemoteCluster(remote("locked", f"127.0.0.1:{free_port()}", token=token))
+    request = pb.FollowRequest(follower_index="orders", remote_cluster="locked", leader_index="o")
+    code, message, _ = failure(lambda: api.Follow(request))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "FERRY_TEST_UNSET_REMOTE_TOKEN" in message and "not set" in message
+    [listed] = api.ListRemoteClusters(pb.ListRemoteClustersRequest()).remote_clusters
+    assert not listed.connected and "FERRY_TEST_UNSET_REMOTE_TOKEN" in listed.error
+
+
 def test_calls_on_unknown_followers_are_not_found(
     api: replication_pb2_grpc.ReplicationStub,
 ) -> None:

@@ -26,10 +26,10 @@ from ferry.v1 import connectors_pb2 as pb
 _MISSING = object()
 
 
-def lookup(source: Mapping[str, Any], path: str) -> Any:
-    """lookup follows a dotted path through nested objects; _MISSING if absent."""
+def lookup(source: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """lookup follows a path (a dotted field, split) through nested objects; _MISSING if absent."""
     value: Any = source
-    for part in path.split("."):
+    for part in path:
         if not isinstance(value, Mapping) or part not in value:
             return _MISSING
         value = value[part]
@@ -103,7 +103,8 @@ def _matcher(rule: pb.BasicRule) -> Matcher:
 
 @dataclass(frozen=True)
 class _Rule:
-    field: str
+    path: tuple[str, ...]
+    """path: the rule's dotted field, split once per task rather than once per document."""
     matches: Matcher
     include: bool
 
@@ -113,7 +114,8 @@ class Rules:
 
     def __init__(self, rules: pb.SyncRules) -> None:
         self._rules = tuple(
-            _Rule(r.field, _matcher(r), r.policy == pb.RULE_POLICY_INCLUDE) for r in rules.basic
+            _Rule(tuple(r.field.split(".")), _matcher(r), r.policy == pb.RULE_POLICY_INCLUDE)
+            for r in rules.basic
         )
 
     def __bool__(self) -> bool:
@@ -122,7 +124,7 @@ class Rules:
     def includes(self, source: Mapping[str, Any]) -> bool:
         """includes is the policy of the first rule that matches; True if none does."""
         for rule in self._rules:
-            value = lookup(source, rule.field)
+            value = lookup(source, rule.path)
             if value is not _MISSING and rule.matches(value):
                 return rule.include
         return True

@@ -225,10 +225,15 @@ class AutoFollower:
         for stored in await self._patterns.stored():
             if not stored.pattern.paused:
                 by_remote[stored.pattern.remote_cluster].append(stored)
-        for remote_name, group in by_remote.items():
-            indices = await self._leader_indices(remote_name, group)
-            for stored in group:
-                await self._follow_new(stored, indices)
+        # Every remote at once: an unreachable one takes up to LIST_SECONDS.
+        async with asyncio.TaskGroup() as group:
+            listings = [
+                group.create_task(self._leader_indices(remote_name, patterns))
+                for remote_name, patterns in by_remote.items()
+            ]
+        for patterns, listing in zip(by_remote.values(), listings, strict=True):
+            for stored in patterns:
+                await self._follow_new(stored, listing.result())
         await self._save()
 
     async def _leader_indices(

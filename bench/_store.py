@@ -47,6 +47,12 @@ def documents(count: int, *, doc_bytes: int = 1024, seed: int = 7) -> list[Index
     ]
 
 
+async def write(store: Store, index: str, ops: list[IndexOp], batch: int) -> None:
+    """write bulk-writes ops into the index, one :meth:`Store.bulk` per batch."""
+    for i in range(0, len(ops), batch):
+        await store.bulk(index, ops[i : i + batch])
+
+
 async def timed_bulk(
     store: Store, index: str, ops: list[IndexOp], batch: int, *, shards: int = 1
 ) -> float:
@@ -55,8 +61,7 @@ async def timed_bulk(
     holds every document."""
     await store.create_index(IndexSpec(index, shards=shards))
     start = time.perf_counter()
-    for i in range(0, len(ops), batch):
-        await store.bulk(index, ops[i : i + batch])
+    await write(store, index, ops, batch)
     elapsed = time.perf_counter() - start
     stored = await store.count(index)
     if stored != len(ops):

@@ -55,7 +55,7 @@ from pathlib import Path
 
 from bench._cluster import alternate
 from bench._replication import Pair, checkpoints
-from bench._store import documents, timed_bulk
+from bench._store import documents, timed_bulk, write
 from bench.report import Row
 from ferry.store import NO_OPS, IndexOp, IndexSpec, Store, open_store
 
@@ -79,12 +79,6 @@ LAG_TIMEOUT = 60.0
 MIN_RATE_SHARE = 0.95
 MAX_BATCH = 1000
 """MAX_BATCH bounds one write of the lag run when the writer has fallen behind."""
-
-
-async def write(store: Store, index: str, ops: list[IndexOp], batch: int) -> None:
-    """write bulk-writes ops into the index, one :meth:`Store.bulk` per batch."""
-    for i in range(0, len(ops), batch):
-        await store.bulk(index, ops[i : i + batch])
 
 
 async def caught_up(store: Store, index: str, want: list[int]) -> None:

@@ -19,7 +19,7 @@ from ferry.store._postgres_schema import (
     current_schema,
     load_index,
 )
-from ferry.store._postgres_write import _check_fence
+from ferry.store._postgres_write import check_fence
 from ferry.store.model import (
     NO_OPS,
     Fence,
@@ -66,7 +66,7 @@ async def _follower(conn: Any, index: str, shard: int, fence: Fence | None) -> I
     idx.check_shard(shard)
     idx.require_follower()
     if fence is not None:
-        await _check_fence(conn, fence)
+        await check_fence(conn, fence)
     return idx
 
 

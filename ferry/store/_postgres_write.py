@@ -150,7 +150,7 @@ async def bulk(
         prepared = prepare_bulk(idx.spec, ops, limits)
         async with conn.transaction():
             if fence is not None:
-                await _check_fence(conn, fence)
+                await check_fence(conn, fence)
             if not prepared:
                 return BulkResult([])
             items = await _write(conn, idx, ops, prepared, stamp, limits)
@@ -159,7 +159,7 @@ async def bulk(
 
 async def fence(borrow: Borrow, fence: Fence) -> None:
     async with borrow() as conn, conn.transaction():
-        await _check_fence(conn, fence)
+        await check_fence(conn, fence)
 
 
 async def sweep(borrow: Borrow, index: str, stamp: Stamp, fence: Fence | None, batch: int) -> int:
@@ -175,7 +175,7 @@ async def sweep(borrow: Borrow, index: str, stamp: Stamp, fence: Fence | None, b
             while after is not None:
                 async with conn.transaction():
                     if fence is not None:
-                        await _check_fence(conn, fence)
+                        await check_fence(conn, fence)
                     after, gone = await _sweep_batch(conn, idx, shard, stamp, after, batch)
                 deleted += gone
     return deleted
@@ -184,8 +184,8 @@ async def sweep(borrow: Borrow, index: str, stamp: Stamp, fence: Fence | None, b
 # Writes, inside the caller's transaction -------------------------------------
 
 
-async def _check_fence(conn: Any, fence: Fence) -> None:
-    """_check_fence registers fence.token for its scope or raises Fenced if a higher one is there.
+async def check_fence(conn: Any, fence: Fence) -> None:
+    """check_fence registers fence.token for its scope or raises Fenced if a higher one is there.
 
     The upsert locks the scope's row until the transaction ends, so a new
     owner's fence waits for an old owner's write in flight, then wins.

@@ -6,7 +6,8 @@ round, the leader coordinator lists each remote's indices and follows those
 a pattern matches and has not acted on yet (``auto-follow/followed/{pattern}/
 {leader_index}``, written after a follow succeeds or finds the follower
 already there, so no leader index is followed twice). A failure is counted,
-kept among the recent errors and tried again next round. The counters live
+kept among the recent errors and tried again after a delay that doubles with
+each failure (up to a minute). The counters live
 at ``auto-follow/stats``; every loop write is guarded by the election.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
@@ -57,6 +59,9 @@ MAX_GLOBS = 32
 """MAX_GLOBS bounds a pattern's leader index patterns, and its exclusions."""
 MAX_TEMPLATE_CHARS = 255
 MAX_RECENT_ERRORS = 16
+RETRY_FIRST_DELAY = 1.0
+RETRY_MAX_DELAY = 60.0
+"""A failed follow is tried again after RETRY_FIRST_DELAY, doubling up to RETRY_MAX_DELAY."""
 LIST_SECONDS = 5.0
 """LIST_SECONDS bounds one round's ListIndices on a remote cluster."""
 _RETRIES = 8
@@ -204,6 +209,8 @@ class AutoFollower:
         self._followers = followers
         self.stats = pb.AutoFollowStats()
         self._saved = b""
+        self._retry_at: dict[tuple[str, str], tuple[int, float]] = {}
+        """(pattern, leader index) of failed follows: failures so far, monotonic time to retry."""
 
     @property
     def _client(self) -> aetcd.Client:
@@ -222,7 +229,10 @@ class AutoFollower:
     async def round(self) -> None:
         """round follows every new matching leader index of every active pattern once."""
         by_remote: dict[str, list[StoredPattern]] = defaultdict(list)
-        for stored in await self._patterns.stored():
+        every = await self._patterns.stored()
+        names = {stored.pattern.name for stored in every}
+        self._retry_at = {k: v for k, v in self._retry_at.items() if k[0] in names}
+        for stored in every:
             if not stored.pattern.paused:
                 by_remote[stored.pattern.remote_cluster].append(stored)
         # Every remote at once: an unreachable one takes up to LIST_SECONDS.
@@ -267,6 +277,8 @@ class AutoFollower:
                 continue
             if not pattern.follow_existing and _epoch(index.create_time) < created:
                 continue
+            if not self._due(pattern.name, index.name):
+                continue
             if await self._follow(pattern, index.name):
                 await self._record(stored, index.name)
 
@@ -281,9 +293,11 @@ class AutoFollower:
         try:
             await self._followers.follow(request, pattern=pattern.name)
         except AlreadyExists:
+            self._retry_at.pop((pattern.name, leader_index), None)
             return True
-        except Exception as exc:  # noqa: BLE001 — counted, kept, tried again next round
+        except Exception as exc:  # noqa: BLE001 — counted, kept, tried again later
             raise_if_cancelling()
+            self._back_off(pattern.name, leader_index)
             self.stats.number_of_failed_follow_indices += 1
             self._error(pattern.name, leader_index, str(exc))
             log.warning(
@@ -291,6 +305,7 @@ class AutoFollower:
                 extra={"pattern": pattern.name, "leader_index": leader_index, "error": str(exc)},
             )
             return False
+        self._retry_at.pop((pattern.name, leader_index), None)
         self.stats.number_of_successful_follow_indices += 1
         log.info(
             "auto-followed",
@@ -301,6 +316,16 @@ class AutoFollower:
             },
         )
         return True
+
+    def _due(self, pattern: str, leader_index: str) -> bool:
+        """_due says a follow that failed before has waited out its delay (or never failed)."""
+        entry = self._retry_at.get((pattern, leader_index))
+        return entry is None or time.monotonic() >= entry[1]
+
+    def _back_off(self, pattern: str, leader_index: str) -> None:
+        failures = self._retry_at.get((pattern, leader_index), (0, 0.0))[0] + 1
+        delay = min(RETRY_FIRST_DELAY * 2 ** (failures - 1), RETRY_MAX_DELAY)
+        self._retry_at[(pattern, leader_index)] = (failures, time.monotonic() + delay)
 
     async def _record(self, stored: StoredPattern, leader_index: str) -> None:
         """_record notes the leader index as followed, while the pattern is unchanged."""

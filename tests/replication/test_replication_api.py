@@ -655,6 +655,31 @@ def test_auto_follow_follows_new_matching_leader_indices_only(
     }
 
 
+def test_auto_follow_retries_a_failing_follow_less_and_less_often(
+    leader: Cluster, follower: Cluster
+) -> None:
+    api = follower.replication
+    api.PutAutoFollowPattern(
+        pattern_request("long", follow_existing=True, follower_index_template="{{leader_index}}-c")
+    )
+    # 255 characters: a valid leader index whose follower name, 257, is not.
+    create_leader_index(leader, "logs-" + "x" * 250)
+
+    def failure_time(count: int) -> float:
+        stats = api.Stats(pb.FollowStatsRequest()).auto_follow
+        if stats.number_of_failed_follow_indices != count:
+            return 0.0
+        [error] = stats.recent_auto_follow_errors
+        assert "follower_index" in error.error
+        return error.time.ToMicroseconds() / 1e6
+
+    second = wait_until(lambda: failure_time(2), timeout=15, what="second failed follow")
+    third = wait_until(lambda: failure_time(3), timeout=15, what="third failed follow")
+    # Rounds run every second; the retry waits twice as long as the one before it (2 s).
+    assert third - second >= 1.9
+    assert follower_names(follower) == {}
+
+
 def test_stats_come_from_the_replicator_holding_each_shard_and_unfollow_ends_it(
     leader: Cluster, follower: Cluster
 ) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 
+from ferry.etcd import Keys
 from ferry.store import DeleteOp, IndexOp, IndexSpec, open_store
 from ferry.v1 import (
     indices_pb2,
@@ -26,14 +27,15 @@ from ferry.v1 import (
     replication_pb2_grpc,
 )
 from tests.helpers import ServiceProcess, wait_until
-from tests.sync.support import index_documents
+from tests.sync.support import SyncCluster, index_documents
 
 ACTIVE = replication_pb2.FOLLOWER_STATUS_ACTIVE
 PAUSED = replication_pb2.FOLLOWER_STATUS_PAUSED
 
 
-class Cluster:
-    """Cluster is one Ferry cluster's processes under one etcd, with one SQLite store."""
+class Cluster(SyncCluster):
+    """Cluster is one Ferry cluster (a SyncCluster with its own key root and SQLite store
+    file) plus its replicators and the replication API."""
 
     def __init__(
         self,
@@ -44,35 +46,16 @@ class Cluster:
         *,
         lease_ttl: float = 3.0,
     ) -> None:
+        keys = Keys(f"/{name}-{random.getrandbits(32):08x}")
+        super().__init__(start, etcd_endpoint, keys, tmp_path, lease_ttl=lease_ttl, store_name=name)
         self.name = name
-        self._start = start
-        self.etcd_endpoint = etcd_endpoint
-        self.prefix = f"/{name}-{random.getrandbits(32):08x}"
-        self.store_url = f"sqlite:///{tmp_path / f'{name}.db'}"
-        self.lease_ttl = lease_ttl
-        self.coordinators: list[ServiceProcess] = []
         self.replicators: list[ServiceProcess] = []
-        self._channel: grpc.Channel | None = None
-
-    def _args(self) -> list[str]:
-        return ["--etcd-prefix", self.prefix, "--store-url", self.store_url]
-
-    def coordinator(self) -> ServiceProcess:
-        proc = self._start(
-            "coordinator",
-            self.etcd_endpoint,
-            args=self._args(),
-            lease_ttl=self.lease_ttl,
-            member_id=f"{self.name}-coordinator-{len(self.coordinators)}",
-        )
-        self.coordinators.append(proc.wait_serving())
-        return proc
 
     def replicator(self, *extra: str, member_id: str = "") -> ServiceProcess:
         proc = self._start(
             "replicator",
             self.etcd_endpoint,
-            args=[*self._args(), *extra],
+            args=[*self._common(), *extra],
             lease_ttl=self.lease_ttl,
             member_id=member_id or f"{self.name}-replicator-{len(self.replicators)}",
         )
@@ -85,22 +68,12 @@ class Cluster:
         return proc.wait_serving()
 
     @property
-    def channel(self) -> grpc.Channel:
-        if self._channel is None:
-            self._channel = grpc.insecure_channel(self.coordinators[0].address)
-        return self._channel
-
-    @property
     def replication(self) -> replication_pb2_grpc.ReplicationStub:
         return replication_pb2_grpc.ReplicationStub(self.channel)
 
     @property
     def indices(self) -> indices_pb2_grpc.IndicesStub:
         return indices_pb2_grpc.IndicesStub(self.channel)
-
-    def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
 
     # The store, directly ---------------------------------------------------------------
 

@@ -477,7 +477,7 @@ def test_pause_and_resume_merge_parameters_and_clear_fatal_exceptions(
     assert api.Pause(pb.PauseFollowerRequest(follower_index="orders")) == paused
 
     # A shard task that met a fatal error left it in its shard record.
-    key = Keys(follower.prefix).follow_shard("orders", 1).encode()
+    key = follower.keys.follow_shard("orders", 1).encode()
     fatal = ShardRecord(bootstraps=1, fatal_exception="leader index 'orders' not found")
     on_etcd(follower_etcd.endpoint, lambda client: client.put(key, fatal.encode()))
     [stats] = api.Stats(pb.FollowStatsRequest(follower_indices=["orders"])).followers
@@ -549,7 +549,7 @@ def test_unfollow_waits_for_the_shard_tasks_then_promotes_and_removes_the_leases
 ) -> None:
     create_leader_index(leader, "orders", shards=2)
     follower.follow("orders", "leader", "orders")
-    keys = Keys(follower.prefix)
+    keys = follower.keys
     got = on_etcd(follower_etcd.endpoint, lambda c: c.get(keys.follower("orders").encode()))
     lease_id = FollowerRecord.decode(got.value).lease_id
     # What the shard tasks hold: a retention lease per leader shard, and a claim on shard 0;

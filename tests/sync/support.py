@@ -49,11 +49,12 @@ class SyncCluster:
         tmp_path: Path,
         *,
         lease_ttl: float = 3.0,
+        store_name: str = "store",
     ) -> None:
         self._start = start
         self.etcd_endpoint = etcd_endpoint
         self.keys = keys
-        self.store_url = f"sqlite:///{tmp_path / 'store.db'}"
+        self.store_url = f"sqlite:///{tmp_path / f'{store_name}.db'}"
         self.lease_ttl = lease_ttl
         self.coordinators: list[ServiceProcess] = []
         self.agents: list[ServiceProcess] = []

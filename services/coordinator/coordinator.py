@@ -174,7 +174,7 @@ class Coordinator:
             replication_pb2_grpc.add_ReplicationServicer_to_server,
             ReplicationServicer(
                 self.followers,
-                FollowStats(self.client, self.keys, self.followers, self.index_store),
+                FollowStats(self.client, self.keys, self.followers),
                 self.patterns,
                 self.remotes,
             ),

@@ -30,7 +30,7 @@ from ferry.replication.records import (
     fence_scope,
     parse_claim_resource,
 )
-from ferry.store import NO_OPS, ShardStats, Store, proto
+from ferry.store import NO_OPS, ShardStats, proto
 from ferry.v1 import common_pb2, replicator_pb2, replicator_pb2_grpc
 from ferry.v1 import replication_pb2 as pb
 from services.coordinator.followers import Followers
@@ -59,13 +59,10 @@ def _check_requested(names: list[str]) -> None:
 class FollowStats:
     """FollowStats answers Replication.Stats on any coordinator replica."""
 
-    def __init__(
-        self, client: aetcd.Client, keys: Keys, followers: Followers, store: Store | None
-    ) -> None:
+    def __init__(self, client: aetcd.Client, keys: Keys, followers: Followers) -> None:
         self._client = client
         self._keys = keys
         self._followers = followers
-        self._store = store
 
     async def stats(self, names: list[str]) -> pb.FollowStatsResponse:
         """stats covers ``names`` (every follower when empty); NotFound names a missing one."""
@@ -154,11 +151,9 @@ class FollowStats:
         return found
 
     async def _store_shards(self, index: str) -> dict[int, ShardStats]:
-        if self._store is None:
-            return {}
         try:
-            return {s.shard: s for s in await self._store.shard_stats(index)}
-        except (NotFound, FailedPrecondition):
+            return {s.shard: s for s in await self._followers.store.shard_stats(index)}
+        except (NotFound, FailedPrecondition):  # no such index, or no store (NoIndexStore)
             return {}
 
     async def _follower_stats(

@@ -241,7 +241,7 @@ class Followers:
         replace the current parameters."""
         proto.index_name(name, "follower_index")
         params.check(update, "parameters")
-        await self.get(name)
+        # No record, no shard records: _change then says NotFound.
         await self._clear_fatal(name)
 
         def resumed(record: FollowerRecord) -> bool:

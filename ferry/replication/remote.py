@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 
 from ferry import secrets, telemetry
-from ferry.errors import FerryError, InvalidArgument
+from ferry.errors import InvalidArgument
 from ferry.v1 import leader_replication_pb2_grpc as leader_grpc
 from ferry.v1 import replication_pb2 as pb
 
@@ -30,16 +30,7 @@ RETRYABLE = frozenset(
         grpc.StatusCode.CANCELLED,
     }
 )
-"""RETRYABLE codes are worth another try (SPEC §7.5); any other status is fatal."""
-
-
-def retryable(exc: BaseException) -> bool:
-    """retryable says an error from a remote call may pass if tried again."""
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() in RETRYABLE
-    if isinstance(exc, FerryError):
-        return exc.retriable
-    return isinstance(exc, OSError | asyncio.TimeoutError | ConnectionError)
+"""RETRYABLE codes make a call try the remote's next address."""
 
 
 class RemoteLeader:
@@ -63,22 +54,15 @@ class RemoteLeader:
         """rotate moves on to the next address, after the current one failed."""
         self._current = (self._current + 1) % len(self.addresses)
 
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """metadata is the call metadata: the remote's bearer token, resolved now.
-
-        A ``${file:}`` token is read from disk: on the event loop, call
-        :meth:`resolve_metadata` instead.
-        """
-        if not self._token_ref:
-            return ()
-        token = secrets.resolve({"token": self._token_ref}, path="remote_cluster")["token"]
-        return (("authorization", f"Bearer {token}"),)
-
     async def resolve_metadata(self) -> tuple[tuple[str, str], ...]:
-        """resolve_metadata is :meth:`metadata`, with the token resolved in a thread."""
+        """resolve_metadata is the call metadata: the remote's bearer token, resolved now (in a
+        thread: a ``${file:}`` reference reads a file, which may change between calls)."""
         if not self._token_ref:
             return ()
-        return await asyncio.to_thread(self.metadata)
+        resolved = await asyncio.to_thread(
+            secrets.resolve, {"token": self._token_ref}, path="remote_cluster"
+        )
+        return (("authorization", f"Bearer {resolved['token']}"),)
 
     def stub(self) -> leader_grpc.LeaderReplicationStub:
         """stub is a LeaderReplication stub on the current address."""

@@ -261,7 +261,7 @@ class Operation:
 
     def size(self) -> int:
         """size is the byte cost used against replication byte credit."""
-        return len(self.id) + (len(self.source) if self.source else 0) + 32
+        return replication_cost(self.id, self.source)
 
 
 @dataclass(frozen=True)
@@ -301,6 +301,16 @@ class SnapshotDoc:
     source: bytes
     seq_no: int
     write_time: float
+
+    def size(self) -> int:
+        """size is the byte cost of the document in a bootstrap: its INDEX operation's."""
+        return replication_cost(self.id, self.source)
+
+
+def replication_cost(doc_id: str, source: bytes | None) -> int:
+    """replication_cost is what one operation or document counts against byte credit
+    and chunk bounds: its id and source, plus a fixed overhead."""
+    return len(doc_id) + (len(source) if source else 0) + 32
 
 
 DEFAULT_RETENTION = timedelta(hours=12)

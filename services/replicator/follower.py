@@ -31,7 +31,6 @@ import asyncio
 import collections
 import logging
 import math
-import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,15 +39,16 @@ from typing import cast
 import aetcd
 import grpc
 
-from ferry.errors import FailedPrecondition, Fenced, FerryError, InvalidArgument, NotFound
+from ferry.errors import Fenced, FerryError
 from ferry.etcd import Keys
 from ferry.etcd.claim import Claim
 from ferry.replication.params import FollowParams, effective
 from ferry.replication.records import FollowerRecord, ShardRecord, fence_scope
-from ferry.replication.remote import RemoteLeader, retryable
-from ferry.store import Fence, Operation, SchemaConflict, SnapshotDoc, Store
+from ferry.replication.remote import RemoteLeader
+from ferry.store import Fence, Operation, SnapshotDoc, Store
 from ferry.store.model import NO_OPS, OpKind
 from ferry.store.proto import schema_from_proto
+from ferry.tasks import backoff
 from ferry.v1 import indices_pb2, leader_replication_pb2
 from ferry.v1 import replication_pb2 as pb
 
@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE = 0.05
 """BACKOFF_BASE is the first retry's upper bound; each retry doubles it up to max_retry_delay."""
+PAUSE_ATTEMPTS = 5
+"""PAUSE_ATTEMPTS bounds how often a fatal error's pause is tried against concurrent writes."""
 CHUNK_BYTES = 1024 * 1024
 """CHUNK_BYTES bounds a bootstrap chunk and a read message (the proto's defaults)."""
 FATAL_CODES = frozenset(
@@ -99,18 +101,19 @@ def to_operation(shard: int, op: leader_replication_pb2.Operation) -> Operation:
 
 
 def classify(exc: BaseException) -> str:
-    """classify says what an error means for a shard task: "fenced", "fatal" or "retry"."""
+    """classify says what an error means for a shard task: "fenced", "fatal" or "retry".
+
+    A leader's status is fatal when in FATAL_CODES; Ferry's own errors say whether they
+    are retriable (a schema conflict, a bad schema or FatalReplicationError are not);
+    anything else (connections, timeouts) is retried.
+    """
     if isinstance(exc, Fenced):
         return "fenced"
-    if isinstance(exc, FatalReplicationError | SchemaConflict):
-        return "fatal"
     if isinstance(exc, grpc.aio.AioRpcError):
         return "fatal" if exc.code() in FATAL_CODES else "retry"
-    if isinstance(exc, NotFound | InvalidArgument):
-        return "fatal"
-    if isinstance(exc, FailedPrecondition):
-        return "fatal" if not exc.retriable else "retry"
-    return "retry" if retryable(exc) or not isinstance(exc, FerryError) else "fatal"
+    if isinstance(exc, FerryError):
+        return "retry" if exc.retriable else "fatal"
+    return "retry"
 
 
 def describe(exc: BaseException) -> str:
@@ -255,9 +258,9 @@ class ShardFollower:
         )
         while True:
             try:
-                reason = await self._bootstrap_reason()
+                reason, leader_created = await self._bootstrap_reason()
                 if reason:
-                    await self._bootstrap(reason)
+                    await self._bootstrap(reason, leader_created)
                 await self._follow()
             except asyncio.CancelledError:
                 raise
@@ -284,8 +287,7 @@ class ShardFollower:
         from_seq_no = c.follower_global_checkpoint + 1
         retries, _ = c.read_exceptions.get(from_seq_no, (0, ""))
         c.read_exceptions = {from_seq_no: (retries + 1, describe(exc))}
-        cap = self.params.max_retry_delay
-        delay = random.uniform(0, min(cap, BACKOFF_BASE * 2 ** min(self.retries, 20)))
+        delay = backoff(min(self.retries, 20), BACKOFF_BASE, self.params.max_retry_delay)
         log.warning(
             "replication read failed; retrying",
             extra={
@@ -304,8 +306,9 @@ class ShardFollower:
 
     # Bootstrap -----------------------------------------------------------------------
 
-    async def _bootstrap_reason(self) -> str:
-        """_bootstrap_reason says why this shard must copy a snapshot now, or ""."""
+    async def _bootstrap_reason(self) -> tuple[str, float]:
+        """_bootstrap_reason says why this shard must copy a snapshot now ("" if it need
+        not), with the leader index's creation time (its identity)."""
         leader: indices_pb2.Index = await self.remote.call(
             "GetIndex", leader_replication_pb2.GetLeaderIndexRequest(name=self.leader_index)
         )
@@ -321,10 +324,9 @@ class ShardFollower:
             reason = "leader index was created again"
         else:
             reason = self.shard_record.bootstrap_pending
-        self._leader_created = created
-        return reason
+        return reason, created
 
-    async def _bootstrap(self, reason: str) -> None:
+    async def _bootstrap(self, reason: str, leader_created: float) -> None:
         """_bootstrap copies a consistent snapshot of the leader shard into this shard."""
         self.state = pb.SHARD_FOLLOW_STATE_BOOTSTRAPPING
         log.info(
@@ -347,7 +349,7 @@ class ShardFollower:
         started = time.monotonic()
         chunks = cast(
             grpc.aio.UnaryStreamCall,
-            self.remote.stub().Bootstrap(request, metadata=self.remote.metadata()),
+            self.remote.stub().Bootstrap(request, metadata=await self.remote.resolve_metadata()),
         )
         async for chunk in chunks:
             c.last_read = time.time()
@@ -368,7 +370,7 @@ class ShardFollower:
             if docs:
                 await store.apply_snapshot(self.index, self.shard, docs, fence=self.fence)
                 c.operations_read += len(docs)
-                c.bytes_read += sum(len(d.source) + len(d.id) + 32 for d in docs)
+                c.bytes_read += sum(d.size() for d in docs)
             if chunk.last:
                 finished = True
                 break
@@ -381,7 +383,7 @@ class ShardFollower:
         r.bootstraps += 1
         r.last_bootstrap_time = time.time()
         r.last_bootstrap_reason = reason
-        r.leader_created = self._leader_created
+        r.leader_created = leader_created
         r.bootstrap_pending = ""
         await self._save_shard_record()
         self._succeeded()
@@ -426,7 +428,7 @@ class ShardFollower:
         # grpc's generated stubs are typed for the synchronous API: this is an aio call.
         call = cast(
             grpc.aio.StreamStreamCall,
-            self.remote.stub().ReadOperations(metadata=self.remote.metadata()),  # type: ignore[call-arg]
+            self.remote.stub().ReadOperations(metadata=await self.remote.resolve_metadata()),  # type: ignore[call-arg]
         )
         stream = _Stream(self, call)
         start = leader_replication_pb2.ReadStart(
@@ -478,32 +480,21 @@ class ShardFollower:
         client, keys = self.ctx.client, self.ctx.keys
         tx = client.transactions
         follower_key = keys.follower(self.index).encode()
-        try:
-            while True:
-                got = await client.get(follower_key)
-                ops = [
-                    tx.put(
-                        keys.follow_shard(self.index, self.shard).encode(),
-                        self.shard_record.encode(),
-                    )
-                ]
-                compare = []
-                if got is not None:
-                    record = FollowerRecord.decode(got.value, got.mod_revision)
-                    record.follower.status = pb.FOLLOWER_STATUS_PAUSED
-                    ops.append(tx.put(follower_key, record.encode()))
-                    compare.append(tx.mod(follower_key) == got.mod_revision)
-                try:
-                    await self.claim.guarded(client, ops, compare=compare)
-                    return
-                except Fenced:
-                    if got is None:
-                        raise
-                    current = await client.get(follower_key)
-                    if current is not None and current.mod_revision == got.mod_revision:
-                        raise  # the claim, not the record, changed
-        except Fenced:
-            log.warning("could not record the fatal error: the shard claim is gone")
+        shard_key = keys.follow_shard(self.index, self.shard).encode()
+        for _ in range(PAUSE_ATTEMPTS):
+            got = await client.get(follower_key)
+            ops, compare = [tx.put(shard_key, self.shard_record.encode())], []
+            if got is not None:
+                record = FollowerRecord.decode(got.value, got.mod_revision)
+                record.follower.status = pb.FOLLOWER_STATUS_PAUSED
+                ops.append(tx.put(follower_key, record.encode()))
+                compare.append(tx.mod(follower_key) == got.mod_revision)
+            try:
+                await self.claim.guarded(client, ops, compare=compare)
+                return
+            except Fenced:
+                continue  # the follower record changed meanwhile, or the claim is gone
+        log.warning("could not record the fatal error: the shard claim is gone")
 
 
 class _Stream:

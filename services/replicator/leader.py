@@ -229,7 +229,7 @@ async def _chunks(snap: Snapshot, max_bytes: int) -> AsyncIterator[list[Snapshot
     size = 0
     async for batch in snap.batches(SNAPSHOT_BATCH_DOCS):
         for doc in batch:
-            cost = convert.document_size(doc)
+            cost = doc.size()
             if chunk and size + cost > max_bytes:
                 yield chunk
                 chunk, size = [], 0

@@ -216,12 +216,6 @@ def document_to_proto(doc: SnapshotDoc) -> pb.Operation:
     )
 
 
-def document_size(doc: SnapshotDoc) -> int:
-    """document_size is a snapshot document's cost against max_chunk_bytes: what
-    Operation.size() counts for its INDEX operation (byte credit counts the same)."""
-    return Operation(0, doc.seq_no, OpKind.INDEX, doc.id, doc.source, doc.write_time).size()
-
-
 def lease_to_proto(lease: RetentionLease, period: timedelta) -> indices_pb2.RetentionLease:
     message = indices_pb2.RetentionLease(
         id=lease.lease_id,

@@ -7,7 +7,7 @@ a pattern matches and has not acted on yet (``auto-follow/followed/{pattern}/
 {leader_index}``, written after a follow succeeds or finds the follower
 already there, so no leader index is followed twice). A failure is counted,
 kept among the recent errors and tried again after a delay that doubles with
-each failure (up to a minute). The counters live
+each failure (up to a minute, jittered). The counters live
 at ``auto-follow/stats``; every loop write is guarded by the election.
 """
 
@@ -43,7 +43,7 @@ from ferry.replication.records import (
     encode_message,
     follower_index_name,
 )
-from ferry.tasks import raise_if_cancelling
+from ferry.tasks import backoff, raise_if_cancelling
 from ferry.v1 import indices_pb2
 from ferry.v1 import leader_replication_pb2 as leader_pb
 from ferry.v1 import replication_pb2 as pb
@@ -59,9 +59,9 @@ MAX_GLOBS = 32
 """MAX_GLOBS bounds a pattern's leader index patterns, and its exclusions."""
 MAX_TEMPLATE_CHARS = 255
 MAX_RECENT_ERRORS = 16
-RETRY_FIRST_DELAY = 1.0
+RETRY_FIRST_DELAY = 2.0
 RETRY_MAX_DELAY = 60.0
-"""A failed follow is tried again after RETRY_FIRST_DELAY, doubling up to RETRY_MAX_DELAY."""
+"""A failed follow is tried again after :func:`ferry.tasks.backoff` of these."""
 LIST_SECONDS = 5.0
 """LIST_SECONDS bounds one round's ListIndices on a remote cluster."""
 _RETRIES = 8
@@ -324,7 +324,7 @@ class AutoFollower:
 
     def _back_off(self, pattern: str, leader_index: str) -> None:
         failures = self._retry_at.get((pattern, leader_index), (0, 0.0))[0] + 1
-        delay = min(RETRY_FIRST_DELAY * 2 ** (failures - 1), RETRY_MAX_DELAY)
+        delay = backoff(failures, RETRY_FIRST_DELAY, RETRY_MAX_DELAY)
         self._retry_at[(pattern, leader_index)] = (failures, time.monotonic() + delay)
 
     async def _record(self, stored: StoredPattern, leader_index: str) -> None:

@@ -675,7 +675,7 @@ def test_auto_follow_retries_a_failing_follow_less_and_less_often(
 
     second = wait_until(lambda: failure_time(2), timeout=15, what="second failed follow")
     third = wait_until(lambda: failure_time(3), timeout=15, what="third failed follow")
-    # Rounds run every second; the retry waits twice as long as the one before it (2 s).
+    # Rounds run every second; the second retry waits at least 2 s (backoff(2, 2.0, ...)).
     assert third - second >= 1.9
     assert follower_names(follower) == {}
 

@@ -282,6 +282,19 @@ class AutoFollower:
             if await self._follow(pattern, index.name):
                 await self._record(stored, index.name)
 
+    async def _already_following(self, request: pb.FollowRequest) -> bool:
+        """_already_following says the follower name is taken by a follower of this very
+        leader index (followed before), not by another follower or an ordinary index."""
+        try:
+            record = await self._followers.get(request.follower_index)
+        except NotFound:
+            return False
+        current = record.follower
+        return (current.remote_cluster, current.leader_index) == (
+            request.remote_cluster,
+            request.leader_index,
+        )
+
     async def _follow(self, pattern: pb.AutoFollowPattern, leader_index: str) -> bool:
         """_follow follows one leader index; True when it is followed (now or before)."""
         request = pb.FollowRequest(
@@ -291,10 +304,13 @@ class AutoFollower:
             parameters=pattern.parameters,
         )
         try:
-            await self._followers.follow(request, pattern=pattern.name)
-        except AlreadyExists:
-            self._retry_at.pop((pattern.name, leader_index), None)
-            return True
+            try:
+                await self._followers.follow(request, pattern=pattern.name)
+            except AlreadyExists:
+                if not await self._already_following(request):
+                    raise
+                self._retry_at.pop((pattern.name, leader_index), None)
+                return True
         except Exception as exc:  # noqa: BLE001 — counted, kept, tried again later
             raise_if_cancelling()
             self._back_off(pattern.name, leader_index)

@@ -680,6 +680,29 @@ def test_auto_follow_retries_a_failing_follow_less_and_less_often(
     assert follower_names(follower) == {}
 
 
+def test_auto_follow_counts_an_ordinary_index_in_the_way_as_a_failure(
+    leader: Cluster, follower: Cluster
+) -> None:
+    """A follower name taken by an ordinary index is not "already followed": it fails."""
+    api = follower.replication
+    follower.indices.Create(indices_pb2.CreateIndexRequest(name="logs-a"))
+    create_leader_index(leader, "logs-a")
+    api.PutAutoFollowPattern(pattern_request("logs", follow_existing=True))
+
+    def failed() -> list[pb.AutoFollowError]:
+        stats = api.Stats(pb.FollowStatsRequest()).auto_follow
+        return (
+            list(stats.recent_auto_follow_errors) if stats.number_of_failed_follow_indices else []
+        )
+
+    [error] = wait_until(failed, timeout=15, what="the clash counted as a failure")
+    assert error.leader_index == "logs-a"
+    assert "already exists" in error.error
+    stats = api.Stats(pb.FollowStatsRequest()).auto_follow
+    assert stats.number_of_successful_follow_indices == 0
+    assert follower_names(follower) == {}
+
+
 def test_stats_come_from_the_replicator_holding_each_shard_and_unfollow_ends_it(
     leader: Cluster, follower: Cluster
 ) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ferry.errors import InvalidArgument
+
 # \Z, not $: "$" also matches before a final newline, which would let "name\n" through.
 DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*\Z")
@@ -45,3 +47,9 @@ def label_error(key: str, value: str) -> str | None:
     if len(value) > 63 or not LABEL_VALUE.match(value):
         return f"label value {value!r} is invalid"
     return None
+
+
+def check_label(name: str, field: str) -> None:
+    """check_label raises InvalidArgument naming ``field`` unless name is a DNS-1123 label."""
+    if (problem := dns1123_label_error(name)) is not None:
+        raise InvalidArgument.field(field, problem)

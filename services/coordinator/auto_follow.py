@@ -34,7 +34,7 @@ from ferry.errors import (
 )
 from ferry.etcd import Keys, prefix_end
 from ferry.member import now_timestamp
-from ferry.names import dns1123_label_error, index_name_error
+from ferry.names import check_label, dns1123_label_error, index_name_error
 from ferry.replication import params
 from ferry.replication.records import (
     LEADER_INDEX_TEMPLATE,
@@ -50,7 +50,7 @@ from ferry.v1 import replication_pb2 as pb
 from services.coordinator.followers import Followers
 from services.coordinator.indices_servicer import MAX_PATTERN_CHARS
 from services.coordinator.leader import Leadership, ManagementLoop
-from services.coordinator.remotes import RemoteClusters, call_remote, check_name, remote_error
+from services.coordinator.remotes import RemoteClusters, call_remote, remote_error
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ class AutoFollowPatterns:
 
     async def delete(self, name: str) -> None:
         """delete removes the pattern and its list of followed leader indices."""
-        check_name(name, "name")
+        check_label(name, "name")
         key = self._keys.auto_follow_pattern(name).encode()
         followed = self._keys.auto_followed(name)
         tx = self._client.transactions

@@ -16,7 +16,7 @@ from google.protobuf import json_format, timestamp_pb2
 from ferry.connectors import Registry
 from ferry.errors import Aborted, AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from ferry.etcd import Keys, prefix_end
-from ferry.names import dns1123_label_error
+from ferry.names import check_label
 from ferry.sync.records import decode_connector, encode_connector
 from ferry.v1 import connectors_pb2 as pb
 from services.coordinator.validation import check_spec, non_finite
@@ -36,11 +36,6 @@ def _now() -> timestamp_pb2.Timestamp:
     ts = timestamp_pb2.Timestamp()
     ts.FromDatetime(datetime.now(UTC))
     return ts
-
-
-def _check_name(name: str, field: str = "name") -> None:
-    if (problem := dns1123_label_error(name)) is not None:
-        raise InvalidArgument.field(field, problem)
 
 
 class ConnectorStore:
@@ -73,7 +68,7 @@ class ConnectorStore:
         return connector
 
     async def get(self, name: str) -> pb.Connector:
-        _check_name(name)
+        check_label(name, "name")
         got = await self._client.get(self._keys.connector(name).encode())
         if got is None:
             raise NotFound(RESOURCE, name)
@@ -86,7 +81,7 @@ class ConnectorStore:
         if page_size < 0:
             raise InvalidArgument.field("page_size", "must not be negative")
         if page_token:
-            _check_name(page_token, "page_token")
+            check_label(page_token, "page_token")
         size = min(page_size or DEFAULT_PAGE, MAX_PAGE)
         prefix = self._keys.connectors()
         start = (prefix + page_token + "\0") if page_token else prefix

@@ -27,7 +27,7 @@ from ferry.errors import (
 )
 from ferry.etcd import Keys, prefix_end
 from ferry.member import now_timestamp
-from ferry.names import dns1123_label_error, index_name_error
+from ferry.names import check_label, dns1123_label_error, index_name_error
 from ferry.replication import params
 from ferry.replication.records import CLAIM_KIND, FollowerRecord, ShardRecord, new_lease_id
 from ferry.replication.remote import RemoteLeader
@@ -41,7 +41,6 @@ from services.coordinator.remotes import (
     RemoteClusters,
     RemoteRefused,
     call_remote,
-    check_name,
     remote_error,
 )
 
@@ -126,7 +125,7 @@ class Followers:
 
     async def followers(self, remote_cluster: str = "") -> list[pb.Follower]:
         if remote_cluster:
-            check_name(remote_cluster, "remote_cluster")
+            check_label(remote_cluster, "remote_cluster")
         return [
             r.follower
             for r in await self.records()

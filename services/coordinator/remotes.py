@@ -27,7 +27,7 @@ from ferry.errors import (
     Unavailable,
 )
 from ferry.etcd import Keys, prefix_end
-from ferry.names import dns1123_label_error
+from ferry.names import check_label, dns1123_label_error
 from ferry.replication.records import FollowerRecord, decode_pattern, decode_remote, encode_message
 from ferry.replication.remote import RETRYABLE, RemoteLeader
 from ferry.v1 import leader_replication_pb2 as leader_pb
@@ -48,12 +48,6 @@ _RETRIES = 8
 _HOST = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?\Z")
 _IPV6 = re.compile(r"\[[0-9A-Fa-f:.]+\]\Z")
 _PORT = re.compile(r"[0-9]{1,5}\Z")
-
-
-def check_name(name: str, field: str) -> None:
-    """check_name raises InvalidArgument naming ``field`` unless name is a DNS-1123 label."""
-    if (problem := dns1123_label_error(name)) is not None:
-        raise InvalidArgument.field(field, problem)
 
 
 def address_error(address: str) -> str | None:
@@ -172,7 +166,7 @@ class RemoteClusters:
 
     async def get(self, name: str, field: str = "name") -> pb.RemoteCluster:
         """get returns the stored remote, token included (for dialling, never for responses)."""
-        check_name(name, field)
+        check_label(name, field)
         got = await self._client.get(self._keys.remote(name).encode())
         if got is None:
             raise NotFound(RESOURCE, name)
@@ -189,7 +183,7 @@ class RemoteClusters:
 
     async def delete(self, name: str) -> None:
         """delete forgets a remote; FailedPrecondition while a follower or pattern uses it."""
-        check_name(name, "name")
+        check_label(name, "name")
         key = self._keys.remote(name)
         tx = self._client.transactions
         followers, patterns = self._keys.followers(), self._keys.auto_follow_patterns()

@@ -100,7 +100,8 @@ class PostgresSource(SqlSource):
         return dsn_errors(config.get("dsn", "")) + super().validate(config)
 
     async def _connect(self) -> asyncpg.Connection:
-        timeout_ms = int(float(self.config.get("statement_timeout_seconds", 300)) * 1000)
+        config = {**self.schema.defaults, **self.config}
+        timeout_ms = int(float(config["statement_timeout_seconds"]) * 1000)
         try:
             conn = await asyncpg.connect(
                 self.config["dsn"],

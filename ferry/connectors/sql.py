@@ -563,8 +563,9 @@ class _Scan:
         self.reader = reader
         self.target = target
         self.shape = shape
-        self.page_size = int(source.config.get("page_size", 1000))
-        self.every = int(source.config.get("checkpoint_every", 1))
+        config = {**source.schema.defaults, **source.config}
+        self.page_size = int(config["page_size"])
+        self.every = int(config["checkpoint_every"])
         self.prefix = f"{target.label}:" if len(labels_of(source.config)) > 1 else ""
         self.params: list[Any] = []
         filters = [f"q.{quote(c)} IS NOT NULL" for c in shape.ids]

@@ -52,6 +52,31 @@ class ServiceConfig:
     """Index store: ``sqlite:///path/to/file.db`` (embedded, one machine) or
     ``postgresql://user:password@host:port/db`` (shared by many machines).
     Empty means none configured: the Indices API then answers FAILED_PRECONDITION."""
+    metrics_listen: str = ""
+    """Address of the Prometheus ``/metrics`` HTTP endpoint, host:port (port 0 picks a free
+    one); empty turns it off."""
+    tls_cert_file: str = ""
+    """PEM certificate of this process: served by its gRPC server, and presented as the client
+    certificate when it calls other Ferry services. Empty: plaintext gRPC."""
+    tls_key_file: str = ""
+    """PEM private key of ``tls_cert_file``."""
+    tls_client_ca_file: str = ""
+    """PEM CA bundle client certificates must chain to: set, it makes TLS mutual (a client
+    without a valid certificate is refused)."""
+    tls_ca_file: str = ""
+    """PEM CA bundle this process trusts when it calls other Ferry services over TLS."""
+    etcd_ca_file: str = ""
+    """PEM CA bundle of etcd's server certificate; set, etcd is dialled over TLS."""
+    etcd_cert_file: str = ""
+    """PEM client certificate for etcd (when etcd requires client certificates)."""
+    etcd_key_file: str = ""
+    """PEM private key of ``etcd_cert_file``."""
+    auth_tokens_file: str = ""
+    """YAML file of API tokens and their roles (admin, operator, viewer), reloaded on change;
+    set, every RPC but health and reflection needs a bearer token."""
+    auth_token: str = ""
+    """Bearer token this process sends when it calls other Ferry services; a literal or a
+    ``${env:NAME}`` / ``${file:PATH}`` reference."""
 
     def __post_init__(self) -> None:
         if not 2.0 <= self.lease_ttl <= 3600.0:
@@ -64,6 +89,15 @@ class ServiceConfig:
             )
         if self.grace_period < 0:
             raise InvalidArgument.field("grace_period", "must not be negative")
+        for cert, key in (("tls_cert_file", "tls_key_file"), ("etcd_cert_file", "etcd_key_file")):
+            if bool(getattr(self, cert)) != bool(getattr(self, key)):
+                raise InvalidArgument.field(
+                    key if getattr(self, cert) else cert, f"{cert} and {key} go together"
+                )
+        if self.tls_client_ca_file and not self.tls_cert_file:
+            raise InvalidArgument.field(
+                "tls_cert_file", "mutual TLS (tls_client_ca_file) needs the server's certificate"
+            )
 
     def member_id(self, role: str) -> str:
         """member_id is the configured id or a fresh "<role>-<host>-<random>"."""

@@ -27,6 +27,17 @@ def _service_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
     )
+    g.add_argument("--metrics-listen", help="Prometheus /metrics endpoint host:port (off)")
+    t = parser.add_argument_group("security (see docs/security.md)")
+    t.add_argument("--tls-cert-file", help="PEM certificate served, and shown to other services")
+    t.add_argument("--tls-key-file", help="PEM private key of --tls-cert-file")
+    t.add_argument("--tls-client-ca-file", help="CA client certificates must chain to (mTLS)")
+    t.add_argument("--tls-ca-file", help="CA trusted when calling other Ferry services")
+    t.add_argument("--etcd-ca-file", help="CA of etcd's certificate: dial etcd over TLS")
+    t.add_argument("--etcd-cert-file", help="client certificate for etcd")
+    t.add_argument("--etcd-key-file", help="private key of --etcd-cert-file")
+    t.add_argument("--auth-tokens-file", help="YAML of API tokens and roles; enables auth")
+    t.add_argument("--auth-token", help="token sent to other Ferry services (${env:X} allowed)")
 
 
 def _config(cls: type[ServiceConfig], args: argparse.Namespace) -> Any:

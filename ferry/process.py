@@ -18,6 +18,8 @@ from ferry.config import ServiceConfig
 from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Keys, Session
 from ferry.member import Membership
+from ferry.metrics import MetricsServer
+from ferry.security import Security, etcd_tls
 from ferry.server import GrpcServer, HealthMonitor, run_service
 from ferry.store import Store, open_store
 
@@ -41,10 +43,11 @@ class MemberProcess:
         self.config = config
         self.id = config.member_id(self.role)
         self.keys = Keys(config.etcd_prefix)
-        self.client = etcd.connect(config.etcd_endpoints)
+        self.security = Security.from_config(config)
+        self.client = etcd.connect(config.etcd_endpoints, tls=etcd_tls(config))
         # Built (not opened) here so that a bad URL fails before anything starts.
         self.store: Store | None = open_store(config.store_url) if config.store_url else None
-        self.server = GrpcServer(config.listen)
+        self.server = GrpcServer(config.listen, security=self.security)
         self.address = ""
         self.membership = Membership(
             self.client,
@@ -54,6 +57,7 @@ class MemberProcess:
             on_lost=self.on_session_lost,
         )
         self.health = HealthMonitor(self.server, self.membership.health_reason)
+        self.metrics = MetricsServer(config.metrics_listen)
 
     def member_key(self) -> str:
         return self.keys.member(f"{self.role}s", self.id)
@@ -69,6 +73,7 @@ class MemberProcess:
         log.warning("session lost", extra={"reason": session.lost_reason})
 
     async def start(self) -> None:
+        await self.metrics.start()
         if self.store is not None:
             try:
                 await self.store.start()
@@ -91,6 +96,7 @@ class MemberProcess:
         await self.client.close()
         if self.store is not None:
             await self.store.stop()
+        await self.metrics.stop()
 
     async def __aenter__(self) -> MemberProcess:
         await self.start()

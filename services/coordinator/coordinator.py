@@ -18,6 +18,8 @@ from ferry.connectors import Registry, load_registry
 from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Keys
 from ferry.member import Membership, encode_info, now_timestamp
+from ferry.metrics import MetricsServer
+from ferry.security import Security, etcd_tls
 from ferry.server import GrpcServer, HealthMonitor, ReadOnlyInterceptor, run_service
 from ferry.store import Store, open_store
 from ferry.v1 import (
@@ -60,34 +62,6 @@ MAX_REQUEST_BYTES = 32 * 1024 * 1024
 so that the store refuses it naming its operation and id; at gRPC's default of 4 MiB the
 transport would cut it off first with a bare RESOURCE_EXHAUSTED."""
 
-# Methods that change nothing: the only ones read-only mode lets through.
-READ_METHODS = frozenset(
-    {
-        "/ferry.v1.Connectors/Get",
-        "/ferry.v1.Connectors/List",
-        "/ferry.v1.Connectors/Validate",
-        "/ferry.v1.Connectors/ListTypes",
-        "/ferry.v1.Connectors/GetOffsets",
-        "/ferry.v1.Jobs/Get",
-        "/ferry.v1.Jobs/List",
-        "/ferry.v1.Jobs/Watch",
-        "/ferry.v1.Agents/List",
-        "/ferry.v1.Indices/Get",
-        "/ferry.v1.Indices/List",
-        "/ferry.v1.Indices/Stats",
-        "/ferry.v1.Indices/GetDocument",
-        "/ferry.v1.Indices/MultiGet",
-        "/ferry.v1.Indices/Search",
-        "/ferry.v1.Indices/Count",
-        "/ferry.v1.Replication/Stats",
-        "/ferry.v1.Replication/ListFollowers",
-        "/ferry.v1.Replication/ListAutoFollowPatterns",
-        "/ferry.v1.Replication/ListRemoteClusters",
-        "/ferry.v1.Cluster/Status",
-        "/ferry.v1.Cluster/GetMaintenance",
-    }
-)
-
 
 class Coordinator:
     """Coordinator wires one replica: API servicers, membership, leader role, health."""
@@ -97,13 +71,14 @@ class Coordinator:
         self.id = config.member_id("coordinator")
         self.keys = Keys(config.etcd_prefix)
         self.registry = registry or load_registry()
-        self.client = etcd.connect(config.etcd_endpoints)
+        self.security = Security.from_config(config)
+        self.client = etcd.connect(config.etcd_endpoints, tls=etcd_tls(config))
         self.store = ConnectorStore(self.client, self.keys, self.registry)
         self.jobs = JobService(self.client, self.keys, self.store)
         # Built (not opened) here so that a bad URL fails before anything starts.
         self.index_store: Store | None = open_store(config.store_url) if config.store_url else None
         self.view = ClusterView(self.client, self.keys, etcd.parse_endpoints(config.etcd_endpoints))
-        self.remotes = RemoteClusters(self.client, self.keys)
+        self.remotes = RemoteClusters(self.client, self.keys, tls=self.security.client_tls)
         self.followers = Followers(self.client, self.keys, self.remotes, self.index_store)
         self.patterns = AutoFollowPatterns(self.client, self.keys)
         self.declarative = (
@@ -111,9 +86,12 @@ class Coordinator:
             if config.connectors_file
             else None
         )
-        interceptors = [ReadOnlyInterceptor(READ_METHODS)] if config.read_only else []
+        interceptors = [ReadOnlyInterceptor()] if config.read_only else []
         self.server = GrpcServer(
-            config.listen, interceptors=interceptors, max_request_bytes=MAX_REQUEST_BYTES
+            config.listen,
+            interceptors=interceptors,
+            max_request_bytes=MAX_REQUEST_BYTES,
+            security=self.security,
         )
         self._add_servicers()
         self.info = common_pb2.CoordinatorInfo(
@@ -142,6 +120,7 @@ class Coordinator:
             ],
         )
         self.health = HealthMonitor(self.server, self.membership.health_reason)
+        self.metrics = MetricsServer(config.metrics_listen)
 
     def _add_servicers(self) -> None:
         s = self.server
@@ -174,7 +153,7 @@ class Coordinator:
             replication_pb2_grpc.add_ReplicationServicer_to_server,
             ReplicationServicer(
                 self.followers,
-                FollowStats(self.client, self.keys, self.followers),
+                FollowStats(self.client, self.keys, self.followers, self.security),
                 self.patterns,
                 self.remotes,
             ),
@@ -184,6 +163,7 @@ class Coordinator:
     async def start(self) -> None:
         """start opens the index store, serves the API, applies the connectors file,
         registers and campaigns."""
+        await self.metrics.start()
         await self._open_index_store()
         await self.server.start()
         self.info.address = self.config.advertise or self.server.address
@@ -241,6 +221,7 @@ class Coordinator:
         await self.leader.stop()
         await self.membership.stop()
         await self.client.close()
+        await self.metrics.stop()
 
     async def __aenter__(self) -> Coordinator:
         await self.start()

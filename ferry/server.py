@@ -22,9 +22,10 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
-from ferry import telemetry
+from ferry import auth, telemetry
 from ferry.errors import FerryError, InvalidArgument, PermissionDenied
 from ferry.etcd.client import CONNECTIVITY_ERRORS, unavailable
+from ferry.security import Security
 from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
@@ -152,6 +153,31 @@ class ErrorInterceptor(grpc.aio.ServerInterceptor):
         return _wrap(handler, handler_call_details.method)
 
 
+def _refusing(handler: Any, exc: FerryError) -> Any:
+    """_refusing is a handler of the same shape as ``handler`` that fails every call with exc."""
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        await _abort(context, exc)
+
+    async def refuse_stream(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        await _abort(context, exc)
+        yield  # pragma: no cover — makes this an async generator
+
+    deserialize = handler.request_deserializer
+    if handler.unary_unary:
+        return grpc.unary_unary_rpc_method_handler(refuse, deserialize)
+    if handler.stream_unary:
+        return grpc.stream_unary_rpc_method_handler(refuse, deserialize)
+    if handler.unary_stream:
+        return grpc.unary_stream_rpc_method_handler(refuse_stream, deserialize)
+    return grpc.stream_stream_rpc_method_handler(refuse_stream, deserialize)
+
+
+def _open(method: str) -> bool:
+    """_open: health and reflection need neither a token nor write access."""
+    return method.startswith(auth.OPEN_PREFIXES)
+
+
 class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
     """ReadOnlyInterceptor refuses every RPC not in ``allowed`` with PERMISSION_DENIED.
 
@@ -159,7 +185,7 @@ class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
     and reflection are always allowed.
     """
 
-    def __init__(self, allowed: Iterable[str]) -> None:
+    def __init__(self, allowed: Iterable[str] = auth.READ_METHODS) -> None:
         self.allowed = frozenset(allowed)
 
     async def intercept_service(
@@ -168,31 +194,43 @@ class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Any:
         method = handler_call_details.method
-        if method in self.allowed or method.startswith(("/grpc.health.", "/grpc.reflection.")):
-            return await continuation(handler_call_details)
-        denied = PermissionDenied(f"read-only mode: {method} would change state and is refused")
-
-        async def refuse(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await _abort(context, denied)
-
-        async def refuse_stream(
-            request: Any, context: grpc.aio.ServicerContext
-        ) -> AsyncIterator[Any]:
-            await _abort(context, denied)
-            yield  # pragma: no cover — makes this an async generator
-
         handler = await continuation(handler_call_details)
-        if handler is None:
+        if method in self.allowed or _open(method) or handler is None:
             return handler
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(refuse, handler.request_deserializer)
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(refuse_stream, handler.request_deserializer)
-        return grpc.stream_stream_rpc_method_handler(refuse_stream, handler.request_deserializer)
+        return _refusing(
+            handler, PermissionDenied(f"read-only mode: {method} would change state and is refused")
+        )
+
+
+class AuthInterceptor(grpc.aio.ServerInterceptor):
+    """AuthInterceptor lets a call through only with a bearer token whose role may call the
+    method (:mod:`ferry.auth`): UNAUTHENTICATED without a known token, PERMISSION_DENIED
+    when the role is too weak."""
+
+    def __init__(self, tokens: auth.TokenFile) -> None:
+        self.tokens = tokens
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Any:
+        method = handler_call_details.method
+        handler = await continuation(handler_call_details)
+        if _open(method) or handler is None:
+            return handler
+        token = auth.bearer(handler_call_details.invocation_metadata)
+        try:
+            auth.check(self.tokens, method, token)
+        except FerryError as exc:
+            log.info("rpc refused", extra={"method": method, "error": exc.message})
+            return _refusing(handler, exc)
+        return handler
 
 
 class GrpcServer:
-    """GrpcServer hosts servicers with health, reflection, tracing and error mapping.
+    """GrpcServer hosts servicers with health, reflection, tracing, error mapping, and the
+    TLS and token checks of ``security``.
 
     Register servicers with :meth:`add` before :meth:`start`. ``port`` is
     known after start (useful with port 0). A request larger than
@@ -205,13 +243,23 @@ class GrpcServer:
         *,
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
+        security: Security | None = None,
     ) -> None:
         self.listen = listen
         self.max_request_bytes = max_request_bytes
+        self.security = security or Security()
         self.health = HealthServicer()
         self._services: list[str] = []
+        # Auth comes after tracing (refused calls are traced) and before the rest (a caller
+        # without a token learns nothing else, not even that the server is read-only).
+        checks = [AuthInterceptor(self.security.tokens)] if self.security.tokens else []
         self._server = grpc.aio.server(
-            interceptors=[*telemetry.server_interceptors(), ErrorInterceptor(), *interceptors],
+            interceptors=[
+                *telemetry.server_interceptors(),
+                ErrorInterceptor(),
+                *checks,
+                *interceptors,
+            ],
             options=[
                 ("grpc.so_reuseport", 0),
                 ("grpc.max_receive_message_length", max_request_bytes),
@@ -235,7 +283,11 @@ class GrpcServer:
         """start binds, enables reflection and begins serving; returns the bound port."""
         names = [*self._services, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name]
         reflection.enable_server_reflection([*names, reflection.SERVICE_NAME], self._server)
-        self.port = self._server.add_insecure_port(self.listen)
+        tls = self.security.server_tls
+        if tls is None:
+            self.port = self._server.add_insecure_port(self.listen)
+        else:
+            self.port = self._server.add_secure_port(self.listen, tls.credentials())
         if not self.port:
             raise OSError(f"cannot bind gRPC server to {self.listen}")
         await self._server.start()

@@ -15,14 +15,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from ferry import security
 from ferry.cli import output
+from ferry.errors import FerryError
+from ferry.security import ClientTls
 from ferry.v1 import (
     agents_pb2_grpc,
     cluster_pb2_grpc,
@@ -99,6 +103,22 @@ def add_client_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="deadline of each call (default: 10)",
     )
+    g = parser.add_argument_group("connection security (defaults from FERRY_* variables)")
+    g.add_argument(
+        "--auth-token",
+        metavar="TOKEN",
+        help="bearer token sent with every call (default: $FERRY_AUTH_TOKEN; prefer the "
+        "variable: a flag shows in the process list)",
+    )
+    g.add_argument(
+        "--use-tls",
+        action="store_true",
+        default=None,
+        help="dial over TLS with the system's CA roots (implied by --tls-ca-file)",
+    )
+    g.add_argument("--tls-ca-file", metavar="PEM", help="CA of the coordinator's certificate (TLS)")
+    g.add_argument("--tls-cert-file", metavar="PEM", help="client certificate, for mutual TLS")
+    g.add_argument("--tls-key-file", metavar="PEM", help="private key of --tls-cert-file")
 
 
 def add_group(subparsers: Any, name: str, text: str) -> Any:
@@ -155,10 +175,20 @@ class Coordinator:
     :class:`RpcFailed` instead of ``grpc.RpcError``.
     """
 
-    def __init__(self, address: str, timeout: float) -> None:
+    def __init__(
+        self,
+        address: str,
+        timeout: float,
+        *,
+        tls: ClientTls | None = None,
+        token: str = "",
+    ) -> None:
         self.address = address
         self.timeout = timeout
-        self._channel = grpc.aio.insecure_channel(address)
+        try:
+            self._channel = security.channel(address, tls=tls, token=token, traced=False)
+        except FerryError as exc:
+            raise CommandError(f"error: {exc.message}", exit_code=EXIT_USAGE) from None
         self.connectors = connectors_pb2_grpc.ConnectorsStub(self._channel)
         self.agents = agents_pb2_grpc.AgentsStub(self._channel)
         self.cluster = cluster_pb2_grpc.ClusterStub(self._channel)
@@ -219,6 +249,30 @@ class Coordinator:
         return RpcFailed(code, err.details() or "", _violations(err))
 
 
+def connection_security(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None
+) -> tuple[ClientTls | None, str]:
+    """connection_security is the TLS and token of a client command: its flags, else the
+    FERRY_AUTH_TOKEN and FERRY_TLS_* variables (the services' own names for them). TLS is on
+    when --use-tls (FERRY_USE_TLS) or any TLS file is given."""
+    env = os.environ if env is None else env
+
+    def setting(name: str) -> str:
+        value = getattr(args, name, None)
+        return str(value) if value else env.get(f"FERRY_{name.upper()}", "").strip()
+
+    ca, cert, key = setting("tls_ca_file"), setting("tls_cert_file"), setting("tls_key_file")
+    if bool(cert) != bool(key):
+        raise usage_error("--tls-cert-file and --tls-key-file go together")
+    wanted = getattr(args, "use_tls", None) or env.get("FERRY_USE_TLS", "").strip().lower() in (
+        "1",
+        "true",
+        "yes",
+    )
+    tls = ClientTls(ca, cert, key) if (wanted or ca or cert) else None
+    return tls, setting("auth_token")
+
+
 ClientCommand = Callable[[Coordinator, argparse.Namespace], Awaitable[int]]
 
 
@@ -230,7 +284,10 @@ def client_command(command: ClientCommand) -> Callable[[argparse.Namespace], int
 
     def run(args: argparse.Namespace) -> int:
         async def with_coordinator() -> int:
-            async with Coordinator(args.coordinator, args.timeout) as coordinator:
+            tls, token = connection_security(args)
+            async with Coordinator(
+                args.coordinator, args.timeout, tls=tls, token=token
+            ) as coordinator:
                 return await command(coordinator, args)
 
         return asyncio.run(with_coordinator())

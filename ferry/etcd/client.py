@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import aetcd
+import grpc
 from aetcd import rpc
+from aetcd import watcher as aetcd_watcher
 
 from ferry.errors import InvalidArgument, Unavailable
+from ferry.security import ClientTls
 from ferry.tasks import raise_if_cancelling
 
 log = logging.getLogger(__name__)
@@ -54,12 +57,51 @@ class EtcdStatus:
     error: str = ""
 
 
-def connect(endpoints: str | Sequence[str], *, timeout: float = 5.0) -> aetcd.Client:
+class TlsClient(aetcd.Client):
+    """TlsClient is aetcd's client over TLS (aetcd itself dials only plaintext).
+
+    Its ``connect`` mirrors aetcd 1.0.0's (pinned) with a secure channel; etcd's
+    own user/password authentication is not used (TLS client certificates are).
+    """
+
+    def __init__(self, *args: Any, tls: ClientTls, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tls = tls
+
+    async def connect(self) -> None:
+        if self._connected.is_set():
+            return
+        if self._is_connecting:  # type: ignore[has-type]
+            await asyncio.wait_for(self._connected.wait(), self._connect_wait_timeout)
+            return
+        try:
+            self._is_connecting = True
+            target = f"{self._host}:{self._port}"
+            self.channel = grpc.aio.secure_channel(
+                target, self._tls.credentials(), options=list(self._options.items())
+            )
+            self.kvstub = rpc.KVStub(self.channel)
+            self.clusterstub = rpc.ClusterStub(self.channel)
+            self.leasestub = rpc.LeaseStub(self.channel)
+            self.maintenancestub = rpc.MaintenanceStub(self.channel)
+            self._watcher = aetcd_watcher.Watcher(
+                rpc.WatchStub(self.channel), timeout=self._timeout, metadata=self.metadata
+            )
+            self._connected.set()
+        finally:
+            self._is_connecting = False
+
+
+def connect(
+    endpoints: str | Sequence[str], *, timeout: float = 5.0, tls: ClientTls | None = None
+) -> aetcd.Client:
     """connect returns a client (connected lazily) for one or more endpoints.
 
     Several endpoints become one gRPC target ("ipv4:a:1,b:2") so the channel
     fails over between them; they must then be IP addresses. Unary calls time
-    out after ``timeout`` seconds; watches and keepalives are unaffected.
+    out after ``timeout`` seconds; watches and keepalives are unaffected. With
+    ``tls`` the channel is TLS (server checked against its CA, client
+    certificate presented when set).
     """
     eps = parse_endpoints(endpoints)
     options = {
@@ -75,6 +117,11 @@ def connect(endpoints: str | Sequence[str], *, timeout: float = 5.0) -> aetcd.Cl
         # aetcd formats "{host}:{port}"; give it the multi-address target.
         target = "ipv4:" + ",".join(eps)
         host, _, port = target.rpartition(":")
+    if tls is not None:
+        tls.credentials()  # a missing or unreadable file fails now, naming its setting
+        return TlsClient(
+            host=host, port=int(port), timeout=int(max(1, timeout)), options=options, tls=tls
+        )
     return aetcd.Client(host=host, port=int(port), timeout=int(max(1, timeout)), options=options)
 
 

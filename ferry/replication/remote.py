@@ -13,8 +13,9 @@ from typing import Any
 
 import grpc
 
-from ferry import secrets, telemetry
+from ferry import secrets, security
 from ferry.errors import InvalidArgument
+from ferry.security import ClientTls
 from ferry.v1 import leader_replication_pb2_grpc as leader_grpc
 from ferry.v1 import replication_pb2 as pb
 
@@ -36,12 +37,14 @@ RETRYABLE = frozenset(
 class RemoteLeader:
     """RemoteLeader dials one remote cluster's replicators, one address at a time."""
 
-    def __init__(self, remote: pb.RemoteCluster) -> None:
+    def __init__(self, remote: pb.RemoteCluster, *, tls: ClientTls | None = None) -> None:
         if not remote.addresses:
             raise InvalidArgument.field("remote_cluster.addresses", "needs at least one address")
         self.name = remote.name
         self.addresses = list(remote.addresses)
-        self._tls = remote.tls
+        self._tls = (tls or ClientTls()) if remote.tls else None
+        """How to dial over TLS (this process's CA, else the system's roots, and its client
+        certificate for mutual TLS); None for plaintext."""
         self._token_ref = remote.token
         self._current = 0
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -73,18 +76,7 @@ class RemoteLeader:
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ]
-            interceptors = telemetry.client_interceptors()
-            if self._tls:
-                channel = grpc.aio.secure_channel(
-                    address,
-                    grpc.ssl_channel_credentials(),
-                    options=options,
-                    interceptors=interceptors,
-                )
-            else:
-                channel = grpc.aio.insecure_channel(
-                    address, options=options, interceptors=interceptors
-                )
+            channel = security.channel(address, tls=self._tls, options=options)
             self._channels[address] = channel
         return leader_grpc.LeaderReplicationStub(channel)
 

@@ -50,7 +50,7 @@ from ferry.v1 import replication_pb2 as pb
 from services.coordinator.followers import Followers
 from services.coordinator.indices_servicer import MAX_PATTERN_CHARS
 from services.coordinator.leader import Leadership, ManagementLoop
-from services.coordinator.remotes import RemoteClusters, call_remote, remote_error
+from services.coordinator.remotes import RemoteClusters, remote_error
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +251,7 @@ class AutoFollower:
     ) -> list[indices_pb2.Index]:
         try:
             remote = await self._remotes.get(remote_name)
-            listing = await call_remote(
+            listing = await self._remotes.call(
                 remote, "ListIndices", leader_pb.ListLeaderIndicesRequest(), within=LIST_SECONDS
             )
         except (FerryError, grpc.aio.AioRpcError) as exc:

@@ -17,7 +17,6 @@ from collections import defaultdict
 import aetcd
 import grpc
 
-from ferry import telemetry
 from ferry.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from ferry.etcd import Keys
 from ferry.member import decode_info
@@ -30,6 +29,7 @@ from ferry.replication.records import (
     fence_scope,
     parse_claim_resource,
 )
+from ferry.security import Security
 from ferry.store import NO_OPS, ShardStats, proto
 from ferry.v1 import common_pb2, replicator_pb2, replicator_pb2_grpc
 from ferry.v1 import replication_pb2 as pb
@@ -59,10 +59,13 @@ def _check_requested(names: list[str]) -> None:
 class FollowStats:
     """FollowStats answers Replication.Stats on any coordinator replica."""
 
-    def __init__(self, client: aetcd.Client, keys: Keys, followers: Followers) -> None:
+    def __init__(
+        self, client: aetcd.Client, keys: Keys, followers: Followers, security: Security
+    ) -> None:
         self._client = client
         self._keys = keys
         self._followers = followers
+        self._security = security
 
     async def stats(self, names: list[str]) -> pb.FollowStatsResponse:
         """stats covers ``names`` (every follower when empty); NotFound names a missing one."""
@@ -124,7 +127,7 @@ class FollowStats:
         if not address:
             return []
         try:
-            async with telemetry.insecure_channel(address) as channel:
+            async with self._security.channel(address) as channel:
                 stub = replicator_pb2_grpc.ReplicatorStub(channel)
                 response = await stub.ShardStats(
                     replicator_pb2.ShardStatsRequest(follower_indices=indices),

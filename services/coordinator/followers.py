@@ -30,7 +30,6 @@ from ferry.member import now_timestamp
 from ferry.names import check_label, dns1123_label_error, index_name_error
 from ferry.replication import params
 from ferry.replication.records import CLAIM_KIND, FollowerRecord, ShardRecord, new_lease_id
-from ferry.replication.remote import RemoteLeader
 from ferry.store import IndexSpec, LeaderInfo, Store, proto
 from ferry.tasks import raise_if_cancelling
 from ferry.v1 import indices_pb2
@@ -40,7 +39,6 @@ from services.coordinator.indices_servicer import NoIndexStore
 from services.coordinator.remotes import (
     RemoteClusters,
     RemoteRefused,
-    call_remote,
     remote_error,
 )
 
@@ -179,10 +177,10 @@ class Followers:
 
     async def _leader_index(self, remote: pb.RemoteCluster, name: str) -> indices_pb2.Index:
         try:
-            index: indices_pb2.Index = await call_remote(
+            index: indices_pb2.Index = await self._remotes.call(
                 remote, "GetIndex", leader_pb.GetLeaderIndexRequest(name=name)
             )
-        except grpc.aio.AioRpcError:  # call_remote lets only NOT_FOUND through
+        except grpc.aio.AioRpcError:  # the call lets only NOT_FOUND through
             raise NotFound("leader index", f"{remote.name}:{name}") from None
         return index
 
@@ -328,7 +326,7 @@ class Followers:
         except NotFound as exc:
             _leases_left(follower, exc)
             return
-        leader = RemoteLeader(remote)
+        leader = self._remotes.dial(remote)
         limit = asyncio.Semaphore(_PARALLEL_CALLS)
 
         async def remove(shard: int) -> None:

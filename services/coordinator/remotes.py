@@ -30,6 +30,7 @@ from ferry.etcd import Keys, prefix_end
 from ferry.names import check_label, dns1123_label_error
 from ferry.replication.records import FollowerRecord, decode_pattern, decode_remote, encode_message
 from ferry.replication.remote import RETRYABLE, RemoteLeader
+from ferry.security import ClientTls
 from ferry.v1 import leader_replication_pb2 as leader_pb
 from ferry.v1 import replication_pb2 as pb
 
@@ -135,34 +136,44 @@ def remote_error(name: str, what: str, exc: BaseException) -> FerryError:
     return RemoteUnavailable(name, f"{what}: {exc!r}")
 
 
-async def call_remote(
-    remote: pb.RemoteCluster, method: str, request: object, *, within: float = CALL_SECONDS
-) -> Any:
-    """call_remote makes one LeaderReplication call, trying each address, bounded by ``within``.
-
-    Raises the remote's NOT_FOUND as grpc's error; any other failure as
-    :func:`remote_error`.
-    """
-    leader = RemoteLeader(remote)
-    try:
-        async with asyncio.timeout(within):
-            return await leader.call(method, request, deadline=within)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() == grpc.StatusCode.NOT_FOUND:
-            raise
-        raise remote_error(remote.name, method, exc) from None
-    except (secrets.SecretError, TimeoutError) as exc:
-        raise remote_error(remote.name, method, exc) from None
-    finally:
-        await leader.close()
-
-
 class RemoteClusters:
     """RemoteClusters is the registry of remote clusters in etcd."""
 
-    def __init__(self, client: aetcd.Client, keys: Keys) -> None:
+    def __init__(self, client: aetcd.Client, keys: Keys, *, tls: ClientTls | None = None) -> None:
         self._client = client
         self._keys = keys
+        self.tls = tls
+        """tls: this process's CA and certificate, used towards remotes whose ``tls`` is set."""
+
+    def dial(self, remote: pb.RemoteCluster) -> RemoteLeader:
+        """dial is a RemoteLeader for ``remote``; close it after use."""
+        return RemoteLeader(remote, tls=self.tls)
+
+    async def call(
+        self,
+        remote: pb.RemoteCluster,
+        method: str,
+        request: object,
+        *,
+        within: float = CALL_SECONDS,
+    ) -> Any:
+        """call makes one LeaderReplication call, trying each address, bounded by ``within``.
+
+        Raises the remote's NOT_FOUND as grpc's error; any other failure as
+        :func:`remote_error`.
+        """
+        leader = self.dial(remote)
+        try:
+            async with asyncio.timeout(within):
+                return await leader.call(method, request, deadline=within)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.NOT_FOUND:
+                raise
+            raise remote_error(remote.name, method, exc) from None
+        except (secrets.SecretError, TimeoutError) as exc:
+            raise remote_error(remote.name, method, exc) from None
+        finally:
+            await leader.close()
 
     async def get(self, name: str, field: str = "name") -> pb.RemoteCluster:
         """get returns the stored remote, token included (for dialling, never for responses)."""
@@ -241,10 +252,9 @@ class RemoteClusters:
         await asyncio.gather(*(self._probe(s, r) for s, r in zip(stored, remotes, strict=True)))
         return remotes
 
-    @staticmethod
-    async def _probe(remote: pb.RemoteCluster, into: pb.RemoteCluster) -> None:
+    async def _probe(self, remote: pb.RemoteCluster, into: pb.RemoteCluster) -> None:
         try:
-            await call_remote(
+            await self.call(
                 remote,
                 "ListIndices",
                 leader_pb.ListLeaderIndicesRequest(pattern=PROBE_PATTERN),

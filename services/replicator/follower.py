@@ -45,6 +45,7 @@ from ferry.etcd.claim import Claim
 from ferry.replication.params import FollowParams, effective
 from ferry.replication.records import FollowerRecord, ShardRecord, fence_scope
 from ferry.replication.remote import RemoteLeader
+from ferry.security import ClientTls
 from ferry.store import Fence, Operation, SnapshotDoc, Store
 from ferry.store.model import NO_OPS, OpKind
 from ferry.store.proto import schema_from_proto
@@ -131,6 +132,8 @@ class ShardContext:
     keys: Keys
     store: Store
     replicator_id: str
+    remote_tls: ClientTls | None = None
+    """This process's CA and certificate, used towards remotes whose ``tls`` is set."""
 
 
 @dataclass

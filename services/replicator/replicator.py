@@ -123,7 +123,9 @@ class Replicator(MemberProcess):
             return
         await self.trimmer.start()
         assert self.store is not None
-        context = ShardContext(self.client, self.keys, self.store, self.id)
+        context = ShardContext(
+            self.client, self.keys, self.store, self.id, self.security.client_tls
+        )
         self.shard_tasks = ShardTasks(context, self.membership)
         self.shard_tasks.start()
 

@@ -229,7 +229,7 @@ class ShardTasks:
         if cached is not None and cached[0] == got.value:
             return cached[1]
         try:
-            remote = RemoteLeader(decode_remote(got.value))
+            remote = RemoteLeader(decode_remote(got.value), tls=self.ctx.remote_tls)
         except FerryError as exc:
             log.warning("remote cluster unusable", extra={"remote": name, "error": str(exc)})
             return None

@@ -1,0 +1,229 @@
+"""TLS and tokens on the wire: gRPC servers, channels between Ferry services, and etcd.
+
+Certificates and keys are PEM files. A server reads its files again when
+they change (gRPC asks for the certificate configuration at each new
+handshake; the files' modification times are looked at most once a second),
+so a renewed certificate is served without a restart. Clients read theirs
+whenever they open a channel. Every error names the setting whose file is
+missing or unreadable.
+
+:class:`Security` bundles what one process needs: its server credentials, the
+credentials and token it uses to call other Ferry services, and the tokens
+it accepts (:mod:`ferry.auth`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from ferry import auth, secrets, telemetry
+from ferry.config import ServiceConfig
+from ferry.errors import InvalidArgument
+
+log = logging.getLogger(__name__)
+
+RELOAD_CHECK_SECONDS = 1.0
+"""RELOAD_CHECK_SECONDS: how often, at most, a server looks at its certificate files."""
+MAX_PEM_BYTES = 1024 * 1024
+
+
+def read_pem(path: str, setting: str) -> bytes:
+    """read_pem is the PEM file at ``path``; errors name ``setting`` (e.g. "tls_cert_file")."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_PEM_BYTES + 1)
+    except OSError as exc:
+        raise InvalidArgument.field(setting, f"cannot read {path}: {exc.strerror}") from None
+    if len(data) > MAX_PEM_BYTES or b"-----BEGIN " not in data:
+        raise InvalidArgument.field(setting, f"{path} is not a PEM file")
+    return data
+
+
+def _stamp(paths: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    stamps = []
+    for path in paths:
+        st = os.stat(path)
+        stamps.append((st.st_mtime_ns, st.st_size))
+    return tuple(stamps)
+
+
+class ServerTls:
+    """ServerTls serves ``cert_file``/``key_file``, re-read when they change.
+
+    With ``client_ca_file`` the TLS is mutual: a client must present a
+    certificate that chains to that CA, or the handshake fails.
+    """
+
+    def __init__(self, cert_file: str, key_file: str, client_ca_file: str = "") -> None:
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self.client_ca_file = client_ca_file
+        self._paths = [p for p in (cert_file, key_file, client_ca_file) if p]
+        self._stamp = _stamp(self._paths)
+        self._initial = self._configuration()
+        self._checked = time.monotonic()
+        self.reloads = 0
+
+    def _configuration(self) -> Any:
+        cert = read_pem(self.cert_file, "tls_cert_file")
+        key = read_pem(self.key_file, "tls_key_file")
+        ca = read_pem(self.client_ca_file, "tls_client_ca_file") if self.client_ca_file else None
+        return grpc.ssl_server_certificate_configuration([(key, cert)], root_certificates=ca)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.dynamic_ssl_server_credentials(
+            self._initial,
+            self._fetch,
+            require_client_authentication=bool(self.client_ca_file),
+        )
+
+    def _fetch(self) -> Any:
+        """_fetch is called by gRPC before each handshake: a new configuration when the files
+        changed, else None (keep the current one)."""
+        now = time.monotonic()
+        if now - self._checked < RELOAD_CHECK_SECONDS:
+            return None
+        self._checked = now
+        try:
+            stamp = _stamp(self._paths)
+            if stamp == self._stamp:
+                return None
+            configuration = self._configuration()
+        except (OSError, InvalidArgument) as exc:
+            # A half-written renewal: keep serving the old certificate, try again later.
+            log.warning("certificate not reloaded", extra={"error": str(exc)})
+            return None
+        self._stamp = stamp
+        self.reloads += 1
+        log.info("certificate reloaded", extra={"cert_file": self.cert_file})
+        return configuration
+
+
+@dataclass(frozen=True)
+class ClientTls:
+    """ClientTls is how a client checks servers (``ca_file``; system roots when empty) and
+    which certificate it presents (``cert_file``/``key_file``, for mutual TLS)."""
+
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    setting_prefix: str = "tls"
+    """Names the settings in errors: "tls" (tls_ca_file, ...) or "etcd" (etcd_ca_file, ...)."""
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """credentials reads the files now (a renewed certificate is used by the next channel)."""
+        p = self.setting_prefix
+        ca = read_pem(self.ca_file, f"{p}_ca_file") if self.ca_file else None
+        cert = read_pem(self.cert_file, f"{p}_cert_file") if self.cert_file else None
+        key = read_pem(self.key_file, f"{p}_key_file") if self.key_file else None
+        return grpc.ssl_channel_credentials(
+            root_certificates=ca, private_key=key, certificate_chain=cert
+        )
+
+
+class TokenInterceptor(
+    grpc.aio.UnaryUnaryClientInterceptor,
+    grpc.aio.UnaryStreamClientInterceptor,
+    grpc.aio.StreamUnaryClientInterceptor,
+    grpc.aio.StreamStreamClientInterceptor,
+):
+    """TokenInterceptor adds ``authorization: Bearer <token>`` to every call of a channel
+    (call credentials would need TLS; a token over plaintext is the operator's choice)."""
+
+    def __init__(self, token: str) -> None:
+        self._header = auth.call_metadata(token)[0]
+
+    def _details(self, details: Any) -> Any:
+        metadata = grpc.aio.Metadata(*(details.metadata or ()))
+        if "authorization" not in metadata:
+            metadata.add(*self._header)
+        return details._replace(metadata=metadata)
+
+    async def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+    async def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return await continuation(self._details(details), requests)
+
+
+def channel(
+    target: str,
+    *,
+    tls: ClientTls | None = None,
+    token: str = "",
+    options: Sequence[tuple[str, Any]] = (),
+    traced: bool = True,
+) -> grpc.aio.Channel:
+    """channel opens a channel to a Ferry service: TLS when ``tls`` is given, the token on
+    every call, and traced unless ``traced`` is False."""
+    interceptors: list[Any] = telemetry.client_interceptors() if traced else []
+    if token:
+        interceptors.append(TokenInterceptor(token))
+    if tls is None:
+        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    return grpc.aio.secure_channel(
+        target, tls.credentials(), options=options, interceptors=interceptors
+    )
+
+
+@dataclass(frozen=True)
+class Security:
+    """Security is one process's TLS and token settings, read from its config at start-up."""
+
+    server_tls: ServerTls | None = None
+    client_tls: ClientTls | None = None
+    """How this process calls other Ferry services; None means plaintext."""
+    tokens: auth.TokenFile | None = None
+    """Tokens this process accepts; None means every caller is trusted."""
+    token: str = ""
+    """Token this process sends to other Ferry services."""
+
+    @classmethod
+    def from_config(cls, config: ServiceConfig) -> Security:
+        """from_config reads every file now, so a bad setting stops the start, named."""
+        server_tls = (
+            ServerTls(config.tls_cert_file, config.tls_key_file, config.tls_client_ca_file)
+            if config.tls_cert_file
+            else None
+        )
+        client_tls = None
+        if config.tls_cert_file or config.tls_ca_file:
+            client_tls = ClientTls(config.tls_ca_file, config.tls_cert_file, config.tls_key_file)
+            client_tls.credentials()  # fail now, naming the setting, not at the first call
+        tokens = auth.TokenFile(config.auth_tokens_file) if config.auth_tokens_file else None
+        token = ""
+        if config.auth_token:
+            try:
+                token = secrets.resolve({"auth_token": config.auth_token}, path="config")[
+                    "auth_token"
+                ]
+            except secrets.SecretError as exc:
+                raise InvalidArgument(str(exc), [exc.violation]) from None
+        return cls(server_tls, client_tls, tokens, token)
+
+    def channel(self, target: str, *, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
+        """channel dials another Ferry service with this process's TLS and token."""
+        return channel(target, tls=self.client_tls, token=self.token, options=options)
+
+
+def etcd_tls(config: ServiceConfig) -> ClientTls | None:
+    """etcd_tls is how this process dials etcd: TLS when ``etcd_ca_file`` is set (or a client
+    certificate is), else None (plaintext)."""
+    if not (config.etcd_ca_file or config.etcd_cert_file):
+        return None
+    return ClientTls(
+        config.etcd_ca_file, config.etcd_cert_file, config.etcd_key_file, setting_prefix="etcd"
+    )

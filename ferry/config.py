@@ -52,6 +52,9 @@ class ServiceConfig:
     """Index store: ``sqlite:///path/to/file.db`` (embedded, one machine) or
     ``postgresql://user:password@host:port/db`` (shared by many machines).
     Empty means none configured: the Indices API then answers FAILED_PRECONDITION."""
+    health_listen: str = ""
+    """Address of a second, plaintext gRPC server offering only ``grpc.health.v1``, for probes
+    that cannot speak TLS (Kubernetes' native gRPC probes); empty: none."""
     metrics_listen: str = ""
     """Address of the Prometheus ``/metrics`` HTTP endpoint, host:port (port 0 picks a free
     one); empty turns it off."""
@@ -172,6 +175,26 @@ class ReplicatorConfig(ServiceConfig):
             raise InvalidArgument.field("history_trim_interval", "must be in (0, 86400] seconds")
         if not 1 <= self.retention_lease_period <= 30 * 86400:
             raise InvalidArgument.field("retention_lease_period", "must be between 1 s and 30 days")
+
+
+@dataclass(frozen=True, kw_only=True)
+class BackupConfig:
+    """BackupConfig says which cluster ``ferry backup`` reads and ``ferry restore`` writes."""
+
+    etcd_endpoints: str = "127.0.0.1:2379"
+    """Comma-separated etcd client endpoints (host:port)."""
+    etcd_prefix: str = "/ferry"
+    """Root of the cluster's keys in etcd."""
+    store_url: str = ""
+    """The cluster's index store (``sqlite:///...`` or ``postgresql://...``); required."""
+
+    def __post_init__(self) -> None:
+        if not self.store_url:
+            raise InvalidArgument.field("store_url", "is required (the cluster's index store)")
+        if not self.etcd_prefix.startswith("/") or self.etcd_prefix.endswith("/"):
+            raise InvalidArgument.field(
+                "etcd_prefix", f"must start with '/' and not end with one, got {self.etcd_prefix!r}"
+            )
 
 
 def load(

@@ -47,7 +47,9 @@ class MemberProcess:
         self.client = etcd.connect(config.etcd_endpoints, tls=etcd_tls(config))
         # Built (not opened) here so that a bad URL fails before anything starts.
         self.store: Store | None = open_store(config.store_url) if config.store_url else None
-        self.server = GrpcServer(config.listen, security=self.security)
+        self.server = GrpcServer(
+            config.listen, security=self.security, health_listen=config.health_listen
+        )
         self.address = ""
         self.membership = Membership(
             self.client,

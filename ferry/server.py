@@ -244,8 +244,10 @@ class GrpcServer:
         interceptors: Iterable[grpc.aio.ServerInterceptor] = (),
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         security: Security | None = None,
+        health_listen: str = "",
     ) -> None:
         self.listen = listen
+        self.health_listen = health_listen
         self.max_request_bytes = max_request_bytes
         self.security = security or Security()
         self.health = HealthServicer()
@@ -267,6 +269,8 @@ class GrpcServer:
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self.port = 0
+        self._health_server: grpc.aio.Server | None = None
+        self.health_port = 0
 
     def add(
         self, register: Callable[[Any, grpc.aio.Server], None], servicer: Any, name: str
@@ -291,6 +295,14 @@ class GrpcServer:
         if not self.port:
             raise OSError(f"cannot bind gRPC server to {self.listen}")
         await self._server.start()
+        if self.health_listen:
+            # Plaintext, health only: what a TLS-less probe may see is SERVING or not.
+            self._health_server = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(self.health, self._health_server)
+            self.health_port = self._health_server.add_insecure_port(self.health_listen)
+            if not self.health_port:
+                raise OSError(f"cannot bind the health server to {self.health_listen}")
+            await self._health_server.start()
         await self.set_serving(False)
         return self.port
 
@@ -315,6 +327,8 @@ class GrpcServer:
         """stop marks the server NOT_SERVING and lets in-flight calls finish within grace."""
         await self.health.enter_graceful_shutdown()
         await self._server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
 
 
 class HealthMonitor:

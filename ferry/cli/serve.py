@@ -27,6 +27,7 @@ def _service_flags(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
     )
+    g.add_argument("--health-listen", help="plaintext health-only gRPC address for probes (off)")
     g.add_argument("--metrics-listen", help="Prometheus /metrics endpoint host:port (off)")
     t = parser.add_argument_group("security (see docs/security.md)")
     t.add_argument("--tls-cert-file", help="PEM certificate served, and shown to other services")

@@ -92,6 +92,7 @@ class Coordinator:
             interceptors=interceptors,
             max_request_bytes=MAX_REQUEST_BYTES,
             security=self.security,
+            health_listen=config.health_listen,
         )
         self._add_servicers()
         self.info = common_pb2.CoordinatorInfo(

@@ -1,0 +1,192 @@
+"""Backing up a running cluster, and restoring it into a fresh one.
+
+**Order of capture.** A task writes a batch of documents to the store first
+and commits the checkpoint that covers it to etcd afterwards. The backup reads
+etcd first (the key dump at one revision, then the snapshot) and copies the
+store after: every checkpoint in the backup was committed before the store
+copy began, so the documents it covers are in the copy. The copy may hold
+documents past a checkpoint; a resumed task reads them again from the
+checkpoint, and documents are idempotent upserts by id, so nothing is lost and
+nothing doubled. The other order could pair a checkpoint with a store copy
+that lacks the documents before it: those would be lost.
+
+**Restore** checks everything before it changes anything (the manifest's
+checksums, an empty etcd prefix, an empty store of the backup's kind), then
+restores the store and loads the keys last. Generations of the jobs running at
+backup time are renumbered with the store's stamps (see
+:mod:`ferry.store.backup`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aetcd
+
+from ferry import etcd
+from ferry.backup._etcd import (
+    KEYS_FILE,
+    SNAPSHOT_FILE,
+    count_keys,
+    delete_keys,
+    dump_keys,
+    load_keys,
+    read_dump,
+    save_snapshot,
+)
+from ferry.backup._manifest import MANIFEST, PARTIAL, Manifest, checksum, read_verified
+from ferry.config import BackupConfig
+from ferry.errors import FailedPrecondition
+from ferry.etcd import Keys
+from ferry.etcd.client import unavailable
+from ferry.store.backup import CURRENT_GENERATION, backup_store, restore_store
+from ferry.sync import records
+from ferry.sync.records import TERMINAL_JOB
+from ferry.version import VERSION
+
+
+async def backup(config: BackupConfig, directory: str | os.PathLike[str]) -> Manifest:
+    """backup writes a backup of the cluster into ``directory`` (absent or empty).
+
+    Everything goes into ``directory/.partial`` first; the files move into
+    ``directory`` when all are written, the manifest last, so a backup that
+    crashed never looks complete.
+    """
+    target = Path(directory)
+    partial = target / PARTIAL
+    await asyncio.to_thread(_prepare, target, partial)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    async with _etcd(config) as client:
+        # etcd before the store: see the module docstring.
+        revision, written, skipped = await dump_keys(
+            client, config.etcd_prefix, partial / KEYS_FILE
+        )
+        await save_snapshot(client, partial / SNAPSHOT_FILE)
+    copy = await backup_store(config.store_url, partial)
+    names = (KEYS_FILE, SNAPSHOT_FILE, *copy.files)
+    sums = await asyncio.to_thread(lambda: {name: checksum(partial / name) for name in names})
+    manifest = Manifest(
+        ferry_version=VERSION,
+        created=created,
+        etcd_prefix=config.etcd_prefix,
+        etcd_revision=revision,
+        etcd_keys=written,
+        etcd_leased_keys_skipped=skipped,
+        store=copy,
+        files=sums,
+    )
+    await asyncio.to_thread(_publish, target, partial, manifest)
+    return manifest
+
+
+async def restore(
+    config: BackupConfig, directory: str | os.PathLike[str], *, force: bool = False
+) -> Manifest:
+    """restore brings the backup in ``directory`` into the cluster ``config`` names, whose
+    etcd prefix and store must be empty (``force``: whatever they hold is replaced).
+
+    Its services must not run meanwhile; started afterwards, they resume every
+    job from its checkpoint.
+    """
+    source = Path(directory)
+    manifest = await asyncio.to_thread(read_verified, source)
+    keys_file = source / KEYS_FILE
+    generations = await asyncio.to_thread(_running_generations, keys_file)
+    async with _etcd(config) as client:
+        existing = await count_keys(client, config.etcd_prefix)
+        if existing and not force:
+            raise FailedPrecondition(
+                f"etcd already holds {existing} keys under {config.etcd_prefix}/; restore into "
+                "an empty prefix (or pass --force to replace them)",
+                type="NOT_EMPTY",
+                subject="etcd_prefix",
+            )
+        await restore_store(
+            config.store_url, source, manifest.store, generations=generations, force=force
+        )
+        if existing:
+            await delete_keys(client, config.etcd_prefix)
+        jobs = Keys(config.etcd_prefix).jobs()
+
+        def renumber(key: str, value: bytes) -> bytes:
+            if not key.startswith(jobs):
+                return value
+            job = records.decode_job(value)
+            if not _running(job):
+                return value
+            job.generation = CURRENT_GENERATION
+            return records.encode(job)
+
+        # Jobs planned from now on get the revision as generation: above CURRENT.
+        await load_keys(
+            client, config.etcd_prefix, keys_file, renumber, min_revision=CURRENT_GENERATION + 1
+        )
+    return manifest
+
+
+@asynccontextmanager
+async def _etcd(config: BackupConfig) -> AsyncIterator[aetcd.Client]:
+    """_etcd lends a client for one ``async with``; etcd's connectivity errors become
+    Unavailable."""
+    client = etcd.connect(config.etcd_endpoints)
+    try:
+        yield client
+    except etcd.CONNECTIVITY_ERRORS as exc:
+        raise unavailable(exc) from exc
+    finally:
+        await client.close()
+
+
+def _running(job: records.pb.Job) -> bool:
+    return bool(job.generation) and job.state not in TERMINAL_JOB
+
+
+def _running_generations(keys_file: Path) -> Mapping[str, int]:
+    """_running_generations maps the stamp scope of each job planned and not finished at
+    backup time to its generation."""
+    found: dict[str, int] = {}
+    for job in _jobs(keys_file):
+        if _running(job):
+            scope = records.stamp_scope(job.connector)
+            found[scope] = max(found.get(scope, 0), job.generation)
+    return found
+
+
+def _jobs(keys_file: Path) -> Iterator[records.pb.Job]:
+    prefix = Keys("").jobs()
+    for key, value in read_dump(keys_file):
+        if key.startswith(prefix):
+            yield records.decode_job(value)
+
+
+def _prepare(target: Path, partial: Path) -> None:
+    if (target / MANIFEST).exists():
+        raise FailedPrecondition(
+            f"{target} already holds a backup", type="NOT_EMPTY", subject=str(target)
+        )
+    if target.exists():
+        if not target.is_dir():
+            raise FailedPrecondition(f"{target} is not a directory", subject=str(target))
+        others = sorted(p.name for p in target.iterdir() if p.name != PARTIAL)
+        if others:
+            raise FailedPrecondition(
+                f"{target} is not empty ({', '.join(others[:3])}...); back up into a new directory",
+                type="NOT_EMPTY",
+                subject=str(target),
+            )
+    shutil.rmtree(partial, ignore_errors=True)  # what a crashed backup left
+    partial.mkdir(parents=True)
+
+
+def _publish(target: Path, partial: Path, manifest: Manifest) -> None:
+    (partial / MANIFEST).write_text(manifest.to_json())
+    for name in (*manifest.files, MANIFEST):  # the manifest last: then the backup is complete
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(partial / name, target / name)
+    shutil.rmtree(partial)

@@ -3,7 +3,8 @@
 Client commands (``connectors``, ``index``, ``sync``, ``jobs``, ``agents``, ``cluster``,
 ``maintenance``, ``remote``, ``follow``, ``followers``, ``auto-follow``) call a coordinator;
 service commands (``up``, ``coordinator``, ``agent``, ``replicator``) come
-from :mod:`ferry.cli.serve`.
+from :mod:`ferry.cli.serve`; ``backup`` and ``restore`` (:mod:`ferry.cli.backup`) talk to
+etcd and the index store directly.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 
-from ferry.cli import agents, cluster, connectors, indices, jobs, replication, serve
+from ferry.cli import agents, backup, cluster, connectors, indices, jobs, replication, serve
 from ferry.cli.client import DEFAULT_COORDINATOR, EXIT_USAGE, CommandError
 
 _EPILOG = f"""\
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     cluster.add_maintenance_commands(commands)
     replication.add_commands(commands)
     serve.add_commands(commands)
+    backup.add_commands(commands)
     return parser
 
 

@@ -65,8 +65,9 @@ DEMO_DSN_ENV = "FERRY_DEMO_POSTGRES_DSN"
 DEMO_DATABASE = "demo"
 
 
-def _embedded_etcd(data_dir: Path) -> EmbeddedEtcd:
-    """_embedded_etcd reuses the ports chosen on the first run of this data dir."""
+def embedded_etcd(data_dir: Path) -> EmbeddedEtcd:
+    """embedded_etcd is the etcd of a data dir (not started), on the ports chosen on its first
+    run (chosen now and written down when it has none)."""
     ports_file = data_dir / "etcd" / "ports.json"
     ports = {"client": 0, "peer": 0}
     if ports_file.exists():
@@ -164,7 +165,7 @@ def _prepare(options: UpOptions) -> tuple[Path, EmbeddedEtcd | None, str, str]:
     open_store(store_url)  # a bad URL fails here, not in a child restarted forever
     if options.etcd_endpoints:
         return logs_dir, None, options.etcd_endpoints, store_url
-    etcd = _embedded_etcd(data_dir).start()
+    etcd = embedded_etcd(data_dir).start()
     return logs_dir, etcd, etcd.endpoint, store_url
 
 

@@ -40,7 +40,7 @@ def _config(etcd_server: EmbeddedEtcd, keys: Keys, store: Path) -> BackupConfig:
     )
 
 
-def _job(job_id: str, state: int, generation: int) -> bytes:
+def _job(job_id: str, state: jobs_pb2.JobState, generation: int) -> bytes:
     return records.encode(
         jobs_pb2.Job(id=job_id, connector="c1", state=state, generation=generation)
     )

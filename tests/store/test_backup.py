@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -67,8 +68,8 @@ async def _fill(store: Store) -> None:
     await store.apply_operations("copy", 0, ops)
 
 
-async def _state(store: Store) -> dict[str, object]:
-    state: dict[str, object] = {"indices": await store.list_indices()}
+async def _state(store: Store) -> dict[str, Any]:
+    state: dict[str, Any] = {"indices": await store.list_indices()}
     for info in await store.list_indices():
         name = info.spec.name
         state[f"{name}/stats"] = await store.shard_stats(name)
@@ -103,16 +104,14 @@ async def test_a_restored_copy_is_exact_and_its_fences_and_generations_start_ove
     restored = await open_store_at(restored_url)
     expected = await _state(store)
     expected["books/docs"] = {
-        k: v
-        for k, v in expected["books/docs"].items()
-        if not k.startswith("late-")  # type: ignore[attr-defined]
+        k: v for k, v in expected["books/docs"].items() if not k.startswith("late-")
     }
     got = await _state(restored)
     for key in ("indices", "copy/stats", "copy/docs", "copy/history", "books/docs", "match"):
         assert got[key] == expected[key], key
     assert got["books/leases"] == expected["books/leases"]
     books_history = got["books/history"]
-    assert sum(len(h) for h in books_history) == 20 + 30 + 2 + 5 + 4  # type: ignore[attr-defined]
+    assert sum(len(h) for h in books_history) == 20 + 30 + 2 + 5 + 4
 
     # Fences start over: the first claim of the fresh etcd (a low token) may write.
     await restored.fence(Fence("c1/range-0", 3))

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -51,6 +53,35 @@ PORT_ATTEMPTS = 3
 """PORT_ATTEMPTS bounds first starts on ports chosen here that someone took meanwhile."""
 
 
+@dataclass(frozen=True)
+class EtcdServerTls:
+    """EtcdServerTls makes an embedded etcd serve its clients over TLS; with ``client_ca_file``
+    it also requires client certificates (which ``client_cert_file``/``client_key_file``
+    provide for its own health checks)."""
+
+    cert_file: str
+    key_file: str
+    client_ca_file: str = ""
+    client_cert_file: str = ""
+    client_key_file: str = ""
+
+    def args(self) -> list[str]:
+        args = ["--cert-file", self.cert_file, "--key-file", self.key_file]
+        if self.client_ca_file:
+            args += ["--trusted-ca-file", self.client_ca_file, "--client-cert-auth"]
+        return args
+
+    def client_context(self) -> ssl.SSLContext:
+        """client_context is how the health check dials: trusting whatever etcd serves (it
+        is our own child), with the client certificate when one is set."""
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        if self.client_cert_file:
+            context.load_cert_chain(self.client_cert_file, self.client_key_file)
+        return context
+
+
 class EmbeddedEtcd:
     """EmbeddedEtcd runs one single-member etcd with its data under ``data_dir``.
 
@@ -69,8 +100,10 @@ class EmbeddedEtcd:
         peer_port: int = 0,
         name: str = "ferry",
         extra_args: tuple[str, ...] = (),
+        tls: EtcdServerTls | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.tls = tls
         self.host = host
         self._choose_ports = not client_port and not peer_port
         chosen = free_ports(2, host)
@@ -79,6 +112,10 @@ class EmbeddedEtcd:
         self.name = name
         self.extra_args = extra_args
         self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def _scheme(self) -> str:
+        return "https" if self.tls else "http"
 
     @property
     def endpoint(self) -> str:
@@ -116,7 +153,7 @@ class EmbeddedEtcd:
         if self.process is not None and self.process.poll() is None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        client_url = f"http://{self.endpoint}"
+        client_url = f"{self._scheme}://{self.endpoint}"
         peer_url = f"http://{self.host}:{self.peer_port}"
         args = [
             str(etcd_binary()),
@@ -131,6 +168,7 @@ class EmbeddedEtcd:
             "--auto-compaction-mode", "revision",
             "--auto-compaction-retention", "10000",
             "--log-level", "warn",
+            *(self.tls.args() if self.tls else ()),
             *self.extra_args,
         ]  # fmt: skip
         with open(self.log_path, "ab") as log:
@@ -150,7 +188,9 @@ class EmbeddedEtcd:
     def healthy(self) -> bool:
         """healthy asks the member's /health endpoint."""
         try:
-            with urllib.request.urlopen(f"http://{self.endpoint}/health", timeout=1) as resp:
+            url = f"{self._scheme}://{self.endpoint}/health"
+            context = self.tls.client_context() if self.tls else None
+            with urllib.request.urlopen(url, timeout=1, context=context) as resp:
                 return bool(json.load(resp).get("health") == "true")
         except (OSError, urllib.error.URLError, ValueError):
             return False

@@ -26,7 +26,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
     SpanExportResult,
 )
-from opentelemetry.trace import Status
+from opentelemetry.trace import SpanContext, Status
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from opentelemetry.util.types import Attributes
 
 from ferry import secrets
@@ -83,6 +84,30 @@ def setup_tracing(
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
     return provider
+
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def current_trace_context() -> tuple[str, str]:
+    """current_trace_context is the active span's W3C ``(traceparent, tracestate)``, to
+    store with work that another process picks up later (a job); ("", "") with no span."""
+    carrier: dict[str, str] = {}
+    _PROPAGATOR.inject(carrier)
+    return carrier.get("traceparent", ""), carrier.get("tracestate", "")
+
+
+def stored_span_context(traceparent: str, tracestate: str = "") -> SpanContext | None:
+    """stored_span_context is the span a stored W3C context names (see
+    :func:`current_trace_context`), to link to; None when it is missing or malformed (work
+    recorded before tracing, or by an untraced process)."""
+    if not traceparent:
+        return None
+    carrier = {"traceparent": traceparent}
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    context = trace.get_current_span(_PROPAGATOR.extract(carrier)).get_span_context()
+    return context if context.is_valid else None
 
 
 class RedactingExporter(SpanExporter):

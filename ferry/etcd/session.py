@@ -18,6 +18,7 @@ from types import TracebackType
 
 import aetcd
 
+from ferry import metrics
 from ferry.errors import InvalidArgument, SessionLost
 from ferry.tasks import cancel_and_wait, raise_if_cancelling, wait_event
 
@@ -128,20 +129,24 @@ class Session:
                 raise
             except Exception as exc:  # noqa: BLE001 — retried until the deadline
                 raise_if_cancelling()
+                metrics.LEASE_RENEWAL_FAILURES.inc()
                 log.warning(
                     "lease renewal failed",
                     extra={"lease_id": f"{self.lease_id:x}", "error": repr(exc)},
                 )
                 continue
+            took = self._clock() - sent
             if reply is None or reply.TTL <= 0:
+                metrics.LEASE_RENEWAL_FAILURES.inc()
                 self._lose("etcd reports the lease expired")
                 return
+            metrics.LEASE_RENEWAL.observe(took)  # a late one too: that is what to alert on
             if sent > self._valid_until:
                 self._lose("local deadline passed while renewing")
                 return
             self._valid_until = sent + self.deadline
             if self._on_renewal is not None:
-                self._on_renewal(self._clock() - sent)
+                self._on_renewal(took)
 
     async def _stop_keepalive(self, reason: str) -> None:
         self._lose(reason, expected=True)

@@ -34,7 +34,7 @@ import aetcd
 from google.protobuf import json_format
 from opentelemetry import trace
 
-from ferry import secrets
+from ferry import metrics, secrets, telemetry
 from ferry.config import AgentConfig
 from ferry.connectors import Checkpoint, Delete, Document, Registry, Source, TaskPlan
 from ferry.connectors.rules import Rules
@@ -136,39 +136,56 @@ class TaskRunner:
     # The whole life ---------------------------------------------------------------
 
     async def run(self, session: Session) -> None:
+        """run is one execution of the task, traced as a "task" span linked to the span
+        that triggered its job (the Jobs/Start call, or the scheduler's cron tick)."""
         ctx = self.ctx
-        try:
-            claim = await self._claim(session)
-        except Revoked:
-            return
-        self.claim = claim
-        try:
-            await self._run_claimed(claim)
-        except Fenced as exc:
-            # A newer owner exists: we are the zombie. Write nothing more.
-            log.warning("task fenced; stopping", extra={"task": self.task_id, "error": str(exc)})
-            return
-        finally:
-            if self.claim is not None and session.alive:
-                try:
-                    await self.claim.release(ctx.client)
-                except Exception as exc:  # noqa: BLE001 — the lease expiry releases it anyway
-                    log.warning(
-                        "claim release failed", extra={"task": self.task_id, "error": repr(exc)}
-                    )
+        attributes = {"ferry.job": self.job_id, "ferry.task": self.task_id}
+        with tracer.start_as_current_span("task", attributes=attributes) as span:
+            try:
+                claim = await self._claim(session)
+            except Revoked:
+                span.add_event("revoked before claimed")
+                return
+            self.claim = claim
+            try:
+                await self._run_claimed(claim, span)
+            except Fenced as exc:
+                # A newer owner exists: we are the zombie. Write nothing more.
+                log.warning(
+                    "task fenced; stopping", extra={"task": self.task_id, "error": str(exc)}
+                )
+                span.add_event("fenced")
+                return
+            finally:
+                if self.claim is not None and session.alive:
+                    try:
+                        await self.claim.release(ctx.client)
+                    except Exception as exc:  # noqa: BLE001 — the lease expiry releases it anyway
+                        log.warning(
+                            "claim release failed",
+                            extra={"task": self.task_id, "error": repr(exc)},
+                        )
 
     async def _claim(self, session: Session) -> Claim:
         key = self.ctx.keys.claim(records.CLAIM_KIND, self.task_id)
-        while True:
-            if self.revoked.is_set():
-                raise Revoked
-            try:
-                return await acquire(self.ctx.client, session, key, self.ctx.agent_id.encode())
-            except ClaimTaken:
-                # The previous owner is still releasing, or its lease has not expired.
-                await wait_event(self.revoked, 0.1)
+        with tracer.start_as_current_span("task.claim") as span:
+            attempts = 0
+            while True:
+                if self.revoked.is_set():
+                    raise Revoked
+                attempts += 1
+                try:
+                    claim = await acquire(self.ctx.client, session, key, self.ctx.agent_id.encode())
+                except ClaimTaken:
+                    # The previous owner is still releasing, or its lease has not expired.
+                    await wait_event(self.revoked, 0.1)
+                    continue
+                span.set_attributes(
+                    {"ferry.fencing_token": claim.token, "ferry.attempts": attempts}
+                )
+                return claim
 
-    async def _run_claimed(self, claim: Claim) -> None:
+    async def _run_claimed(self, claim: Claim, span: trace.Span) -> None:
         ctx = self.ctx
         client, keys = ctx.client, ctx.keys
         tx = client.transactions
@@ -184,6 +201,9 @@ class TaskRunner:
             return
         job = records.decode_job(job_rows[0][0])
         task = records.decode_task(task_rows[0][0])
+        trigger = telemetry.stored_span_context(job.traceparent, job.tracestate)
+        if trigger is not None:
+            span.add_link(trigger)  # across the hand-off through etcd: the job's trigger
         if job.state in TERMINAL_JOB or task.state in TERMINAL_TASK:
             await self._drop_assignment()
             return
@@ -215,15 +235,19 @@ class TaskRunner:
                 "partition": task.partition,
             },
         )
+        span.set_attributes(
+            {
+                "ferry.connector": job.connector,
+                "ferry.index": job.index,
+                "ferry.partition": task.partition,
+                "ferry.fencing_token": claim.token,
+                "ferry.sweep": task.sweep,
+            }
+        )
         work = _Work(self, job, connector, fence)
-        attributes: dict[str, str | int] = {
-            "ferry.job": job.id,
-            "ferry.task": task.id,
-            "ferry.connector": job.connector,
-            "ferry.partition": task.partition,
-            "ferry.fencing_token": claim.token,
-        }
-        with tracer.start_as_current_span("task", attributes=attributes) as span:
+        outcome = "error"
+        metrics.TASKS_RUNNING.labels(job.connector).inc()
+        try:
             try:
                 if task.sweep:
                     await work.sweep()
@@ -232,12 +256,25 @@ class TaskRunner:
             except Revoked:
                 span.add_event("revoked")
                 await self._hand_back(work)
+                outcome = "handed_back"
                 return
             except TaskFailed as exc:
                 span.set_status(trace.StatusCode.ERROR, str(exc))
                 await self._end(pb.TASK_STATE_FAILED, str(exc), work)
+                outcome = "failed"
                 return
             await self._end(pb.TASK_STATE_COMPLETED, "", work)
+            outcome = "completed"
+        except Fenced:
+            outcome = "fenced"
+            raise
+        except asyncio.CancelledError:
+            outcome = "stopped"
+            raise
+        finally:
+            metrics.TASKS_RUNNING.labels(job.connector).dec()
+            metrics.TASK_RUNS.labels(job.connector, outcome).inc()
+            metrics.CHECKPOINT_LAG.forget(work)
 
     # Records ------------------------------------------------------------------------
 
@@ -327,6 +364,8 @@ class _Work:
         self.batch: list[WriteOp] = []
         self.last_commit = time.monotonic()
         self.rate_mark = (time.monotonic(), self.counters.docs_seen, self.counters.bytes_indexed)
+        self.metrics = metrics.TaskMetrics(job.connector, job.index)
+        metrics.CHECKPOINT_LAG.mark(self, (job.connector, job.index), self.last_commit)
 
     @property
     def task(self) -> pb.Task:
@@ -335,6 +374,8 @@ class _Work:
     async def sweep(self) -> None:
         deleted = await self.ctx.store.sweep(self.job.index, self.stamp, fence=self.fence)
         self.task.counters.docs_deleted += deleted
+        self.metrics.deleted.inc(deleted)
+        trace.get_current_span().set_attribute("ferry.docs_deleted", deleted)
 
     def offset_ops(self, *, final: bool) -> list[Any]:
         """offset_ops writes the connector's offset for this partition: the cursor the
@@ -503,28 +544,45 @@ class _Work:
 
     async def _flush(self) -> None:
         """_flush writes the batch; a bad document is recorded and skipped per the policy."""
+        m, counters = self.metrics, self.counters
         while self.batch:
-            try:
-                result = await self.ctx.store.bulk(
-                    self.job.index, self.batch, fence=self.fence, stamp=self.stamp
-                )
-            except InvalidArgument as exc:
-                bad = _bad_op(exc, len(self.batch))
-                if bad is None:
-                    raise
-                op = self.batch.pop(bad)
-                self._document_error(op.id, str(exc))
-                continue
-            for item in result.items:
-                if item.result in (ItemResult.CREATED, ItemResult.UPDATED):
-                    self.counters.docs_indexed += 1
-                elif item.result == ItemResult.DELETED:
-                    self.counters.docs_deleted += 1
-            self.counters.bytes_indexed += result.source_bytes
-            self.batch.clear()
+            attributes: dict[str, str | int] = {
+                "ferry.index": self.job.index,
+                "ferry.ops": len(self.batch),
+            }
+            with tracer.start_as_current_span("task.batch", attributes=attributes) as span:
+                started = time.monotonic()
+                try:
+                    result = await self.ctx.store.bulk(
+                        self.job.index, self.batch, fence=self.fence, stamp=self.stamp
+                    )
+                except InvalidArgument as exc:
+                    bad = _bad_op(exc, len(self.batch))
+                    if bad is None:
+                        raise
+                    op = self.batch.pop(bad)
+                    span.set_status(trace.StatusCode.ERROR, "a document was refused")
+                    self._document_error(op.id, str(exc))
+                    continue
+                m.write_seconds.observe(time.monotonic() - started)
+                indexed, deleted = counters.docs_indexed, counters.docs_deleted
+                for item in result.items:
+                    if item.result in (ItemResult.CREATED, ItemResult.UPDATED):
+                        counters.docs_indexed += 1
+                    elif item.result == ItemResult.DELETED:
+                        counters.docs_deleted += 1
+                counters.bytes_indexed += result.source_bytes
+                indexed, deleted = counters.docs_indexed - indexed, counters.docs_deleted - deleted
+                span.set_attributes({"ferry.docs_indexed": indexed, "ferry.docs_deleted": deleted})
+                m.indexed.inc(indexed)
+                m.deleted.inc(deleted)
+                m.bytes.inc(result.source_bytes)
+                m.batches.inc()
+                self.batch.clear()
 
     def _document_error(self, doc_id: str, message: str) -> None:
         self.counters.docs_failed += 1
+        self.metrics.failed.inc()
         errors = self.task.recent_document_errors
         error = errors.add(doc_id=doc_id, message=secrets.redact(message)[:1000])
         error.time.GetCurrentTime()
@@ -556,8 +614,12 @@ class _Work:
         self.at_checkpoint.bytes_per_second = self.counters.bytes_per_second
         self.settle()
         self.task.checkpoint_time.GetCurrentTime()
-        await self.runner._put_task(self.offset_ops(final=False))
+        attributes = {"ferry.docs_seen": self.at_checkpoint.docs_seen}
+        with tracer.start_as_current_span("task.checkpoint", attributes=attributes):
+            await self.runner._put_task(self.offset_ops(final=False))
         self.last_commit = now
+        self.metrics.commits.inc()
+        metrics.CHECKPOINT_LAG.mark(self, (self.job.connector, self.job.index), now)
 
 
 async def _ensure_index(store: Store, name: str) -> None:

@@ -12,8 +12,8 @@ import time
 from collections.abc import AsyncIterator, Sequence
 
 import aetcd
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from ferry import telemetry
 from ferry.errors import FailedPrecondition, InvalidArgument, NotFound
 from ferry.etcd import Keys
 from ferry.names import dns1123_label_error
@@ -69,10 +69,8 @@ class JobService:
             )
         job = new_job(connector, kind or pb.JOB_KIND_FULL, pb.JOB_TRIGGER_ON_DEMAND, time.time())
         job.request_id = request_id
-        carrier: dict[str, str] = {}
-        TraceContextTextMapPropagator().inject(carrier)
-        job.traceparent = carrier.get("traceparent", "")
-        job.tracestate = carrier.get("tracestate", "")
+        # The RPC's server span: every task execution of the job links to it.
+        job.traceparent, job.tracestate = telemetry.current_trace_context()
         tx = self._client.transactions
         key = self._keys.job(job.id)
         compare = [tx.mod(self._keys.connector(name)) == connector.revision]

@@ -16,16 +16,19 @@ assigned again in a later pass.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import aetcd
 from croniter import croniter
 from google.protobuf import timestamp_pb2
+from opentelemetry import trace
 
+from ferry import metrics, telemetry
 from ferry.connectors import Registry
 from ferry.etcd import Keys, cancel_watch, prefix_end
 from ferry.sync import records
@@ -37,6 +40,7 @@ from ferry.v1 import jobs_pb2 as pb
 from services.coordinator.leader import Leadership, ManagementLoop
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 JOB_HISTORY = 10
 """JOB_HISTORY is how many finished jobs each connector keeps."""
@@ -73,6 +77,8 @@ class Change:
     what: str
     ops: list[Put | Delete] = field(default_factory=list)
     expect: list[Unchanged] = field(default_factory=list)
+    observe: Callable[[], None] | None = None
+    """observe records the change's metrics once it applied (a job's duration)."""
 
 
 def _timestamp(now: float) -> timestamp_pb2.Timestamp:
@@ -161,6 +167,10 @@ class Planner:
                 if not busy:
                     job = new_job(connector, kind, pb.JOB_TRIGGER_SCHEDULED, now)
                     job.scheduled_time.CopyFrom(_timestamp(tick))
+                    attributes = {"ferry.job": job.id, "ferry.connector": name}
+                    with tracer.start_as_current_span("schedule", attributes=attributes):
+                        # The job's trigger: its task executions link to this span.
+                        job.traceparent, job.tracestate = telemetry.current_trace_context()
                     change.ops.append(Put(self.keys.job(job.id), records.encode(job)))
                     log.info("scheduled job", extra={"job": job.id, "tick": tick})
                 decision.changes.append(change)
@@ -334,13 +344,20 @@ class Planner:
         if start and not job.HasField("start_time"):
             job.start_time.CopyFrom(_timestamp(now))
         job.update_time.CopyFrom(_timestamp(now))
+        observe = None
         if state in TERMINAL_JOB:
             job.end_time.CopyFrom(_timestamp(now))
+            histogram = metrics.JOB_DURATION.labels(
+                _label(pb.JobKind.Name(job.kind)), _label(pb.JobState.Name(state))
+            )
+            took = max(0.0, now - job.create_time.ToNanoseconds() / 1e9)
+            observe = functools.partial(histogram.observe, took)
         decision.changes.append(
             Change(
                 f"job {job.id} {pb.JobState.Name(state)}",
                 [Put(self.keys.job(job.id), records.encode(job))],
                 [Unchanged(self.keys.job(job.id), record.job.revision)],
+                observe,
             )
         )
 
@@ -587,6 +604,8 @@ async def apply(
         ok, _ = await client.transaction(compare=compare, success=ops, failure=[])
         if ok:
             applied += 1
+            if change.observe is not None:
+                change.observe()
         else:
             log.debug("change not applied (state moved on)", extra={"change": change.what})
     return applied
@@ -625,15 +644,20 @@ def scheduler_loop(
                     changed.set()
 
         listener = asyncio.create_task(listen(), name="scheduler-watch")
+        metrics.LEADER.set(1)
         try:
             while True:
                 changed.clear()
+                started = time.monotonic()
                 state = await read_state(client, keys)
                 # Deciding over thousands of tasks takes a good fraction of a second:
                 # off the event loop, so that this replica keeps serving the API.
-                decision = await asyncio.to_thread(planner.decide, state, time.time())
+                decision = await asyncio.to_thread(_decide, planner, state)
                 if decision.changes:
                     await apply(client, decision.changes, leadership.election.guard())
+                metrics.SCHEDULER_PASSES.inc()
+                metrics.SCHEDULER_PASS.observe(time.monotonic() - started)
+                metrics.TASK_ASSIGNMENTS.inc(decision.assigned)
                 if decision.assigned or decision.revoked:
                     log.info(
                         "assignment pass",
@@ -644,7 +668,30 @@ def scheduler_loop(
                 await wait_event(changed, interval)
                 await asyncio.sleep(min_pause)
         finally:
+            metrics.LEADER.set(0)
+            metrics.JOBS.clear()  # only the leader reports the cluster's jobs and tasks
+            metrics.TASKS.clear()
             listener.cancel()
             await cancel_watch(watch)
 
     return schedule_jobs
+
+
+def _decide(planner: Planner, state: SyncState) -> Decision:
+    """_decide is planner.decide(state, now), after exporting how many jobs and tasks the
+    state holds in each state."""
+    jobs: Counter[int] = Counter(r.job.state for r in state.jobs.values())
+    tasks: Counter[int] = Counter(t.task.state for r in state.jobs.values() for t in r.tasks)
+    for gauge, names, counts in (
+        (metrics.JOBS, pb.JobState.items(), jobs),
+        (metrics.TASKS, pb.TaskState.items(), tasks),
+    ):
+        for name, value in names:
+            if value:  # not UNSPECIFIED
+                gauge.labels(_label(name)).set(counts[value])
+    return planner.decide(state, time.time())
+
+
+def _label(name: str) -> str:
+    """_label is an enum value's name as a metric label: JOB_STATE_RUNNING is "running"."""
+    return name.rsplit("_", 1)[-1].lower()

@@ -38,6 +38,8 @@ from typing import cast
 
 import aetcd
 import grpc
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
 from ferry.errors import Fenced, FerryError
 from ferry.etcd import Keys
@@ -54,6 +56,7 @@ from ferry.v1 import indices_pb2, leader_replication_pb2
 from ferry.v1 import replication_pb2 as pb
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 BACKOFF_BASE = 0.05
 """BACKOFF_BASE is the first retry's upper bound; each retry doubles it up to max_retry_delay."""
@@ -192,6 +195,13 @@ class ShardFollower:
         self.credit_bytes = 0
         self.writing = 0
         self.retries = 0
+        self.span_attributes: dict[str, AttributeValue] = {
+            "ferry.index": self.index,
+            "ferry.shard": shard,
+            "ferry.leader_index": self.leader_index,
+        }
+        """span_attributes name the shard on each of its spans (one span per read message,
+        applied batch and bootstrap)."""
 
     # Stats ---------------------------------------------------------------------------
 
@@ -263,7 +273,11 @@ class ShardFollower:
             try:
                 reason, leader_created = await self._bootstrap_reason()
                 if reason:
-                    await self._bootstrap(reason, leader_created)
+                    attributes = {**self.span_attributes, "ferry.reason": reason}
+                    with tracer.start_as_current_span(
+                        "replication.bootstrap", attributes=attributes
+                    ):
+                        await self._bootstrap(reason, leader_created)
                 await self._follow()
             except asyncio.CancelledError:
                 raise
@@ -390,6 +404,9 @@ class ShardFollower:
         r.bootstrap_pending = ""
         await self._save_shard_record()
         self._succeeded()
+        trace.get_current_span().set_attributes(
+            {"ferry.snapshot_seq_no": snapshot_seq_no, "ferry.bootstraps": r.bootstraps}
+        )
         log.info(
             "bootstrapped follower shard",
             extra={
@@ -567,21 +584,29 @@ class _Stream:
             message = cast(leader_replication_pb2.ReadOperationsResponse, got)
             c.last_read = time.time()
             c.total_read_time += time.monotonic() - started
-            c.leader_global_checkpoint = message.leader_global_checkpoint
-            c.leader_max_seq_no = message.leader_max_seq_no
-            if message.history_trimmed:
-                raise HistoryGone(c.follower_global_checkpoint + 1, message.min_retained_seq_no)
-            if message.HasField("schema"):
-                await t._apply_schema(message.schema)
-            if message.schema_version > c.follower_schema_version:
-                raise FatalReplicationError(
-                    f"leader schema version {message.schema_version} arrived without its schema"
-                )
-            ops = [to_operation(t.shard, op) for op in message.operations]
-            if ops:
-                self._take(ops)
-            c.successful_read_requests += 1
-            t._succeeded()
+            # The span covers handling the message, not waiting for it (a long poll).
+            with tracer.start_as_current_span("replication.read", attributes=t.span_attributes):
+                await self._handle(message)
+
+    async def _handle(self, message: leader_replication_pb2.ReadOperationsResponse) -> None:
+        """_handle takes one ReadOperations message: checkpoints, schema, operations."""
+        t, c = self.task, self.task.counters
+        c.leader_global_checkpoint = message.leader_global_checkpoint
+        c.leader_max_seq_no = message.leader_max_seq_no
+        if message.history_trimmed:
+            raise HistoryGone(c.follower_global_checkpoint + 1, message.min_retained_seq_no)
+        if message.HasField("schema"):
+            await t._apply_schema(message.schema)
+        if message.schema_version > c.follower_schema_version:
+            raise FatalReplicationError(
+                f"leader schema version {message.schema_version} arrived without its schema"
+            )
+        ops = [to_operation(t.shard, op) for op in message.operations]
+        if ops:
+            trace.get_current_span().set_attributes(_seq_nos(ops))
+            self._take(ops)
+        c.successful_read_requests += 1
+        t._succeeded()
 
     def _take(self, ops: Sequence[Operation]) -> None:
         t, c = self.task, self.task.counters
@@ -624,10 +649,12 @@ class _Stream:
                     continue
                 t.writing += 1
                 started = time.monotonic()
+                attributes = {**t.span_attributes, **_seq_nos(batch)}
                 try:
-                    checkpoint = await t.ctx.store.apply_operations(
-                        t.index, t.shard, batch, fence=t.fence
-                    )
+                    with tracer.start_as_current_span("replication.apply", attributes=attributes):
+                        checkpoint = await t.ctx.store.apply_operations(
+                            t.index, t.shard, batch, fence=t.fence
+                        )
                 except BaseException:
                     c.failed_write_requests += 1
                     raise
@@ -646,3 +673,12 @@ class _Stream:
         except BaseException as exc:  # noqa: BLE001 — the reader raises it
             self.failure = exc
             self.failed.set()
+
+
+def _seq_nos(ops: Sequence[Operation]) -> dict[str, AttributeValue]:
+    """_seq_nos are the span attributes of a run of operations: how many, first and last."""
+    return {
+        "ferry.ops": len(ops),
+        "ferry.seq_no.first": ops[0].seq_no,
+        "ferry.seq_no.last": ops[-1].seq_no,
+    }

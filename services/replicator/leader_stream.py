@@ -28,6 +28,7 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
+from ferry import metrics
 from ferry.errors import InvalidArgument, NotFound, clip
 from ferry.store import HistoryTrimmed, IndexInfo, Operation, Store
 from ferry.store.proto import schema_to_proto
@@ -84,11 +85,21 @@ class ReadStream:
         self._closed = False
         self._failure: BaseException | None = None
         self._last_empty = False
+        self._sent = metrics.OPS_SENT.labels(start.leader_index)
 
     # The sender ---------------------------------------------------------------------
 
     async def responses(self) -> AsyncIterator[pb.ReadOperationsResponse]:
         """responses yields the stream's messages until it ends (OK) or fails (raises)."""
+        streams = metrics.READ_STREAMS.labels(self.start.leader_index)
+        streams.inc()
+        try:
+            async for response in self._responses():
+                yield response
+        finally:
+            streams.dec()
+
+    async def _responses(self) -> AsyncIterator[pb.ReadOperationsResponse]:
         s = self.start
         log.info(
             "operations stream opened",
@@ -199,6 +210,7 @@ class ReadStream:
             self.operation_credit -= len(ops)
             self.byte_credit -= sum(op.size() for op in ops)
             self.next_seq_no = ops[-1].seq_no + 1
+            self._sent.inc(len(ops))
         self._last_empty = not ops
         response = await self._state()
         response.operations.extend(convert.operation_to_proto(op) for op in ops)

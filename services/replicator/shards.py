@@ -21,6 +21,7 @@ import logging
 import math
 from dataclasses import dataclass
 
+from ferry import metrics
 from ferry.errors import FerryError
 from ferry.etcd import Session, cancel_watch
 from ferry.etcd.claim import Claim, ClaimTaken, acquire
@@ -65,10 +66,12 @@ class ShardTasks:
         self._loop_task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        metrics.FOLLOWER_SHARDS.add(self._every_shard_stats)
         self._loop_task = asyncio.create_task(self._loop(), name="shard-tasks")
 
     async def stop(self) -> None:
         """stop ends every shard task and releases its claim, so a peer takes it at once."""
+        metrics.FOLLOWER_SHARDS.remove(self._every_shard_stats)
         loop, self._loop_task = self._loop_task, None
         await cancel_and_wait(loop)
         for key in list(self.running):
@@ -90,6 +93,9 @@ class ShardTasks:
             for key, r in sorted(self.running.items())
             if not indices or key[0] in indices
         ]
+
+    def _every_shard_stats(self) -> list[pb.ShardFollowStats]:
+        return self.shard_stats(set())
 
     # The loop ------------------------------------------------------------------------
 

@@ -62,7 +62,8 @@ an unreadable spec or bulk file.
 def default_coordinator(env: Mapping[str, str] | None = None) -> str:
     """default_coordinator is FERRY_COORDINATOR when set and not blank, else 127.0.0.1:50051.
 
-    This is the only place the CLI reads the environment for its own settings.
+    With :func:`ferry.cli.client.connection_security` (FERRY_AUTH_TOKEN, FERRY_TLS_*), the
+    only places the CLI reads the environment for its own settings.
     """
     env = os.environ if env is None else env
     return env.get("FERRY_COORDINATOR", "").strip() or DEFAULT_COORDINATOR

@@ -33,11 +33,15 @@ class Scrape:
         return {s.labels[label] for s in self.samples if s.name == name and label in s.labels}
 
 
-def scrape(address: str, timeout: float = 2.0) -> Scrape:
-    """scrape reads http://ADDRESS/metrics and parses it as Prometheus does."""
-    with urllib.request.urlopen(f"http://{address}/metrics", timeout=timeout) as response:
-        text = response.read().decode()
+def parse(text: str) -> Scrape:
+    """parse reads Prometheus's text format as Prometheus does."""
     return Scrape([s for f in text_string_to_metric_families(text) for s in f.samples])
+
+
+def scrape(address: str, timeout: float = 2.0) -> Scrape:
+    """scrape reads http://ADDRESS/metrics."""
+    with urllib.request.urlopen(f"http://{address}/metrics", timeout=timeout) as response:
+        return parse(response.read().decode())
 
 
 def scrape_until(

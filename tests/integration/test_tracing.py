@@ -20,8 +20,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from ferry import telemetry
 from ferry.config import CoordinatorConfig
+from ferry.connectors import load_registry
 from ferry.errors import InvalidArgument
 from ferry.etcd import EmbeddedEtcd, Keys
+from ferry.sync import records
+from ferry.sync.state import SyncState
 from ferry.v1 import (
     cluster_pb2,
     cluster_pb2_grpc,
@@ -29,8 +32,10 @@ from ferry.v1 import (
     connectors_pb2_grpc,
     indices_pb2,
     indices_pb2_grpc,
+    jobs_pb2,
 )
 from services.coordinator.coordinator import Coordinator
+from services.coordinator.scheduler import Planner, Put
 from tests.helpers import eventually
 
 CREATE = "/ferry.v1.Connectors/Create"
@@ -197,3 +202,49 @@ def test_unknown_exporter_is_an_error_naming_the_variable() -> None:
         telemetry.exporter_choices({"OTEL_TRACES_EXPORTER": "zipkin"})
     assert raised.value.violations[0].field == "OTEL_TRACES_EXPORTER"
     assert "zipkin" in raised.value.message
+
+
+def test_a_scheduled_job_records_the_context_of_the_schedulers_schedule_span(
+    spans: InMemorySpanExporter,
+) -> None:
+    connector = connectors_pb2.Connector(
+        spec=connectors_pb2.ConnectorSpec(
+            name="nightly",
+            type="generator",
+            index="nightly",
+            schedule=connectors_pb2.Schedule(full="* * * * *"),
+        ),
+        state=connectors_pb2.CONNECTOR_STATE_RUNNING,
+        revision=1,
+    )
+    now = 1_800_000_000.0
+    state = SyncState(
+        revision=3, connectors={"nightly": connector}, schedules={"nightly/full": now - 120}
+    )
+    decision = Planner(Keys("/t"), load_registry()).decide(state, now)
+    [job] = [
+        records.decode_job(op.value)
+        for change in decision.changes
+        for op in change.ops
+        if isinstance(op, Put) and op.key.startswith(Keys("/t").job(""))
+    ]
+    assert job.trigger == jobs_pb2.JOB_TRIGGER_SCHEDULED
+    [schedule] = [s for s in spans.get_finished_spans() if s.name == "schedule"]
+    assert schedule.attributes is not None and schedule.attributes["ferry.job"] == job.id
+    linked = telemetry.stored_span_context(job.traceparent, job.tracestate)
+    assert linked is not None
+    assert (linked.trace_id, linked.span_id) == (
+        schedule.context.trace_id,
+        schedule.context.span_id,
+    )
+
+
+def test_a_stored_context_names_the_span_it_was_taken_in(spans: InMemorySpanExporter) -> None:
+    with trace.get_tracer(__name__).start_as_current_span("trigger") as trigger:
+        traceparent, tracestate = telemetry.current_trace_context()
+    linked = telemetry.stored_span_context(traceparent, tracestate)
+    assert linked is not None and linked.span_id == trigger.get_span_context().span_id
+    assert linked.is_remote
+    assert telemetry.current_trace_context() == ("", "")  # no active span
+    assert telemetry.stored_span_context("") is None
+    assert telemetry.stored_span_context("00-not-a-trace-context-01") is None

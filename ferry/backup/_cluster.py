@@ -99,6 +99,7 @@ async def restore(
     keys_file = source / KEYS_FILE
     generations = await asyncio.to_thread(_running_generations, keys_file)
     async with _etcd(config) as client:
+        await _refuse_running(client, Keys(config.etcd_prefix))
         existing = await count_keys(client, config.etcd_prefix)
         if existing and not force:
             raise FailedPrecondition(
@@ -141,6 +142,23 @@ async def _etcd(config: BackupConfig) -> AsyncIterator[aetcd.Client]:
         raise unavailable(exc) from exc
     finally:
         await client.close()
+
+
+async def _refuse_running(client: aetcd.Client, keys: Keys) -> None:
+    """_refuse_running fails when services of the target cluster are registered: they hold
+    claims and caches a restore would pull the ground from under, even with --force."""
+    running = []
+    for prefix in (keys.coordinators(), keys.agents(), keys.replicators()):
+        running += [
+            kv.key.decode()[len(prefix) :] for kv in await client.get_prefix(prefix.encode())
+        ]
+    if running:
+        raise FailedPrecondition(
+            f"services of the cluster under {keys.root}/ are running ({', '.join(running[:5])}); "
+            "stop them first (a crashed one's registration goes when its lease expires)",
+            type="RUNNING",
+            subject="etcd_prefix",
+        )
 
 
 def _running(job: records.pb.Job) -> bool:

@@ -124,6 +124,12 @@ async def test_restore_refuses_a_prefix_that_holds_keys_unless_forced(
     assert refused.value.subject == "etcd_prefix"
     assert not target_store.exists()  # refused before anything was touched
 
+    # A cluster whose services run is refused even with --force.
+    with pytest.raises(FailedPrecondition, match=r"are running \(agent-1\)") as running:
+        await restore(_config(etcd_server, keys, target_store), out, force=True)
+    assert running.value.type == "RUNNING"
+    assert not target_store.exists()
+
     await restore(_config(etcd_server, target, target_store), out, force=True)
     restored = await _under(etcd_client, target)
     assert Keys("").connector("stray") not in restored

@@ -1,8 +1,8 @@
 """grpc_health_probe: exit 0 when a Ferry service's grpc.health.v1 answers SERVING, else 1.
 
-The image carries it as /opt/ferry/grpc_health_probe.py for health checks that cannot use
-the kubelet's native gRPC probe: docker compose, and Kubernetes pods whose service serves
-TLS (the kubelet's gRPC probe speaks plaintext only)::
+The image carries it as /opt/ferry/grpc_health_probe.py for health checks that have no
+native gRPC probe, such as docker compose's (Kubernetes has one: it speaks plaintext only,
+so a service serving TLS gives it a FERRY_HEALTH_LISTEN port, as deploy/k8s does)::
 
     python /opt/ferry/grpc_health_probe.py                 # the service's own FERRY_LISTEN
     python /opt/ferry/grpc_health_probe.py 127.0.0.1:50061 --service ferry.v1.Agent

@@ -273,16 +273,18 @@ def test_ferry_probes_are_native_grpc_on_the_listen_port(deployment: str, port: 
         assert c[probe]["grpc"] == {"port": port}, probe
 
 
-def test_with_tls_the_probes_run_the_tls_aware_probe() -> None:
+def test_with_tls_the_probes_use_the_plaintext_health_port() -> None:
+    """The kubelet's gRPC probe speaks no TLS: with TLS on, it probes FERRY_HEALTH_LISTEN."""
     b = BUILDS["base+tls"]
     for deployment in ("ferry-coordinator", "ferry-agent", "ferry-replicator"):
         c = _ferry_container(b, deployment)
-        env = {e["name"] for e in c["env"]}
-        assert {"FERRY_TLS_CERT_FILE", "FERRY_TLS_CA_FILE", "FERRY_ETCD_CA_FILE"} <= env
+        env = {e["name"]: e.get("value", "") for e in c["env"]}
+        assert {"FERRY_TLS_CERT_FILE", "FERRY_TLS_CA_FILE", "FERRY_ETCD_CA_FILE"} <= set(env)
+        health = int(env["FERRY_HEALTH_LISTEN"].rpartition(":")[2])
+        assert health != int(env["FERRY_LISTEN"].rpartition(":")[2])
+        assert health in {p["containerPort"] for p in c["ports"]}
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert "grpc" not in c[probe]
-            assert c[probe]["exec"]["command"] == ["python", "/opt/ferry/grpc_health_probe.py"]
-    assert (REPO / "deploy" / "grpc_health_probe.py").is_file()
+            assert c[probe]["grpc"] == {"port": health}, probe
 
 
 def test_etcd_is_a_three_member_cluster_with_stable_names() -> None:

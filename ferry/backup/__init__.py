@@ -8,7 +8,14 @@ whose services then resume every job from its checkpoint. See docs/backup.md.
 
 from ferry.backup._cluster import backup, restore
 from ferry.backup._etcd import KEYS_FILE, SNAPSHOT_FILE
-from ferry.backup._manifest import MANIFEST, PARTIAL, BackupInvalid, FileSum, Manifest
+from ferry.backup._manifest import (
+    MANIFEST,
+    PARTIAL,
+    BackupInvalid,
+    FileSum,
+    Manifest,
+    read_verified,
+)
 
 __all__ = [
     "KEYS_FILE",
@@ -19,5 +26,6 @@ __all__ = [
     "FileSum",
     "Manifest",
     "backup",
+    "read_verified",
     "restore",
 ]

@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from ferry.backup import Manifest, backup, restore
+from ferry.backup import Manifest, backup, read_verified, restore
 from ferry.cli.client import EXIT_USAGE, CommandError
 from ferry.config import BackupConfig, load
 from ferry.errors import FerryError
@@ -105,8 +105,6 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ferry.backup._manifest import read_verified
-
     try:
         manifest = read_verified(Path(args.dir))
     except FerryError as exc:

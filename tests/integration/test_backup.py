@@ -203,12 +203,19 @@ def test_the_cli_restores_into_a_ferry_up_data_dir_starting_its_etcd(
     code, printed, err = run_cli(capsys, "backup", out, "--data-dir", str(up), *prefix)
     assert code == 0, err
     assert f"1 keys under {keys.root}/" in printed and "sqlite store, 1 indices" in printed
+    code, printed, err = run_cli(capsys, "backup-check", out)
+    assert code == 0, err
+    assert json.loads(printed)["etcd_prefix"] == keys.root
 
     code, _, err = run_cli(capsys, "restore", out, "--data-dir", str(new), *prefix)
     assert code == 0, err
     assert (new / "store" / "ferry.db").is_file()
     with embedded_etcd(new) as etcd:  # the restore stopped it again; its data stayed
         assert asyncio.run(_connector(etcd.endpoint, keys)) == b"{}"
+
+    Path(out, SQLITE_FILE).write_bytes(b"not a store")
+    code, _, err = run_cli(capsys, "backup-check", out)
+    assert code == 1 and f"{Path(out, SQLITE_FILE)}: damaged" in err
 
 
 async def _put_connector(endpoint: str, keys: Keys, store_path: Path) -> None:

@@ -245,31 +245,32 @@ REGISTRY.register(CHECKPOINT_LAG)
 ShardStats = Any
 """ShardStats is a ferry.v1.replication_pb2.ShardFollowStats (not imported here)."""
 
-_SHARD_GAUGES = (
-    ("ferry_replication_lag_operations", "Operations the leader shard has that this follower "
-     "shard has not applied (leader max seq_no - follower global checkpoint).",
+_GAUGE, _COUNTER = GaugeMetricFamily, CounterMetricFamily
+_Family = type[GaugeMetricFamily] | type[CounterMetricFamily]
+_SHARD_METRICS: tuple[tuple[_Family, str, str, Callable[[ShardStats], float]], ...] = (
+    (_GAUGE, "ferry_replication_lag_operations", "Operations the leader shard has that this "
+     "follower shard has not applied (leader max seq_no - follower global checkpoint).",
      lambda s: s.lag_operations),
-    ("ferry_replication_lag_seconds", "Age of the oldest operation received and not yet "
-     "applied (0 when everything received is applied).", lambda s: s.lag_millis / 1000),
-    ("ferry_replication_write_buffer_operations", "Operations received and waiting to be "
-     "applied.", lambda s: s.write_buffer_operation_count),
-    ("ferry_replication_write_buffer_bytes", "Bytes of operations received and waiting to be "
-     "applied.", lambda s: s.write_buffer_size_in_bytes),
-    ("ferry_replication_outstanding_credit_operations", "Operations of credit granted to the "
-     "leader and not yet used.", lambda s: s.outstanding_credit_operations),
-    ("ferry_replication_outstanding_credit_bytes", "Bytes of credit granted to the leader and "
-     "not yet used.", lambda s: s.outstanding_credit_bytes),
-    ("ferry_replication_follower_global_checkpoint", "The follower shard's global checkpoint "
-     "(every seq_no up to it is applied).", lambda s: s.follower_global_checkpoint),
+    (_GAUGE, "ferry_replication_lag_seconds", "Age of the oldest operation received and not "
+     "yet applied (0 when everything received is applied).", lambda s: s.lag_millis / 1000),
+    (_GAUGE, "ferry_replication_write_buffer_operations", "Operations received and waiting "
+     "to be applied.", lambda s: s.write_buffer_operation_count),
+    (_GAUGE, "ferry_replication_write_buffer_bytes", "Bytes of operations received and "
+     "waiting to be applied.", lambda s: s.write_buffer_size_in_bytes),
+    (_GAUGE, "ferry_replication_outstanding_credit_operations", "Operations of credit "
+     "granted to the leader and not yet used.", lambda s: s.outstanding_credit_operations),
+    (_GAUGE, "ferry_replication_outstanding_credit_bytes", "Bytes of credit granted to the "
+     "leader and not yet used.", lambda s: s.outstanding_credit_bytes),
+    (_GAUGE, "ferry_replication_follower_global_checkpoint", "The follower shard's global "
+     "checkpoint (every seq_no up to it is applied).", lambda s: s.follower_global_checkpoint),
+    (_COUNTER, "ferry_replication_operations_applied_total", "Operations applied to the "
+     "follower shard by its current shard task.", lambda s: s.operations_written),
+    (_COUNTER, "ferry_replication_bootstraps_total", "Snapshot copies (bootstraps) of the "
+     "follower shard, over its life.", lambda s: s.bootstraps),
+    (_COUNTER, "ferry_replication_read_exceptions_total", "Failed reads from the leader "
+     "(retried) by the shard's current task.", lambda s: s.failed_read_requests),
 )  # fmt: skip
-_SHARD_COUNTERS = (
-    ("ferry_replication_operations_applied_total", "Operations applied to the follower "
-     "shard by its current shard task.", lambda s: s.operations_written),
-    ("ferry_replication_bootstraps_total", "Snapshot copies (bootstraps) of the follower "
-     "shard, over its life.", lambda s: s.bootstraps),
-    ("ferry_replication_read_exceptions_total", "Failed reads from the leader (retried) by "
-     "the shard's current task.", lambda s: s.failed_read_requests),
-)  # fmt: skip
+"""_SHARD_METRICS are the follower shard metrics: family type, name, help, value."""
 
 
 class FollowerShards:
@@ -290,17 +291,11 @@ class FollowerShards:
 
     def collect(self) -> Iterator[Metric]:
         stats = [s for source in list(self._sources) for s in source()]
-        labels = ("index", "shard")
-        for name, text, value in _SHARD_GAUGES:
-            gauge = GaugeMetricFamily(name, text, labels=labels)
+        for family_type, name, text, value in _SHARD_METRICS:
+            family = family_type(name, text, labels=("index", "shard"))
             for s in stats:
-                gauge.add_metric((s.follower_index, str(s.shard)), value(s))
-            yield gauge
-        for name, text, value in _SHARD_COUNTERS:
-            counter = CounterMetricFamily(name, text, labels=labels)
-            for s in stats:
-                counter.add_metric((s.follower_index, str(s.shard)), value(s))
-            yield counter
+                family.add_metric((s.follower_index, str(s.shard)), value(s))
+            yield family
 
 
 FOLLOWER_SHARDS = FollowerShards()

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from ferry.etcd import EmbeddedEtcd, Keys, free_port
+from ferry.etcd import free_port
 from ferry.v1 import jobs_pb2
-from tests.helpers import ServiceProcess, ferry
+from tests.helpers import ferry
 from tests.otlp import Exported, Receiver, etcd_spans, receiving
 from tests.scrape import Scrape, scrape_until
 from tests.sync.support import SyncCluster
@@ -25,22 +25,22 @@ from tests.sync.support import SyncCluster
 SERVER = trace_pb2.Span.SPAN_KIND_SERVER
 
 
-@pytest.fixture
-def otlp(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
-    """otlp receives the spans of every process started after it."""
-    yield from receiving(monkeypatch)
+@dataclass(frozen=True)
+class Observed:
+    """Observed is where the coordinator sends its spans and serves its metrics."""
+
+    spans: Receiver
+    coordinator_metrics: str
 
 
-@pytest.fixture
-def cluster(
-    services: Callable[..., ServiceProcess],
-    etcd_server: EmbeddedEtcd,
-    keys: Keys,
-    tmp_path: Path,
-) -> Iterator[SyncCluster]:
-    sync = SyncCluster(services, etcd_server.endpoint, keys, tmp_path)
-    yield sync
-    sync.close()
+@pytest.fixture(autouse=True)
+def observed(monkeypatch: pytest.MonkeyPatch) -> Iterator[Observed]:
+    """observed runs an OTLP receiver and gives the coordinator a metrics address; autouse,
+    so that it comes before the ``cluster`` fixture starts the coordinator."""
+    address = f"127.0.0.1:{free_port()}"
+    monkeypatch.setenv("FERRY_METRICS_LISTEN", address)  # each process reads it at start
+    for receiver in receiving(monkeypatch):
+        yield Observed(receiver, address)
 
 
 def ferry_sync(cluster: SyncCluster, name: str) -> str:
@@ -51,9 +51,10 @@ def ferry_sync(cluster: SyncCluster, name: str) -> str:
 
 
 def test_task_spans_link_to_the_start_call_across_the_hand_off_through_etcd(
-    otlp: Receiver, cluster: SyncCluster
+    observed: Observed, cluster: SyncCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cluster.coordinator()
+    otlp = observed.spans
+    monkeypatch.delenv("FERRY_METRICS_LISTEN")
     cluster.agent(checkpoint_docs=1000)
     docs = 3000
     cluster.generator("traced", docs=docs, doc_size=200, checkpoint_every=500)
@@ -107,12 +108,9 @@ def test_task_spans_link_to_the_start_call_across_the_hand_off_through_etcd(
 
 
 def test_metrics_of_the_agent_and_the_coordinator_during_a_sync(
-    cluster: SyncCluster, monkeypatch: pytest.MonkeyPatch
+    observed: Observed, cluster: SyncCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Each process reads its endpoint from FERRY_METRICS_LISTEN when it starts.
-    coordinator_metrics = f"127.0.0.1:{free_port()}"
-    monkeypatch.setenv("FERRY_METRICS_LISTEN", coordinator_metrics)
-    cluster.coordinator()
+    coordinator_metrics = observed.coordinator_metrics
     agent_metrics = f"127.0.0.1:{free_port()}"
     monkeypatch.setenv("FERRY_METRICS_LISTEN", agent_metrics)
     cluster.agent(checkpoint_docs=2000, checkpoint_interval=0.2)

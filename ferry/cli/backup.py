@@ -71,6 +71,8 @@ def _run(work: Callable[[], Coroutine[Any, Any, Manifest]], done: str) -> int:
         manifest = asyncio.run(work())
     except FerryError as exc:
         raise CommandError(f"error: {exc.message}") from exc
+    except OSError as exc:  # the backup directory: permissions, a full disk
+        raise CommandError(f"error: {exc}") from exc
     docs = sum(i.docs for i in manifest.store.indices)
     print(
         f"{done}: etcd revision {manifest.etcd_revision}, {manifest.etcd_keys} keys under "

@@ -67,7 +67,8 @@ class ServiceConfig:
     """PEM CA bundle client certificates must chain to: set, it makes TLS mutual (a client
     without a valid certificate is refused)."""
     tls_ca_file: str = ""
-    """PEM CA bundle this process trusts when it calls other Ferry services over TLS."""
+    """PEM CA bundle this process trusts when it calls other Ferry services over TLS: those of
+    its own cluster (when it serves TLS itself) and remote clusters added with ``tls``."""
     etcd_ca_file: str = ""
     """PEM CA bundle of etcd's server certificate; set, etcd is dialled over TLS."""
     etcd_cert_file: str = ""

@@ -185,7 +185,11 @@ class Security:
 
     server_tls: ServerTls | None = None
     client_tls: ClientTls | None = None
-    """How this process calls other Ferry services; None means plaintext."""
+    """How this process calls the other services of its cluster: TLS when it serves TLS
+    itself (a cluster runs TLS everywhere or nowhere); None means plaintext."""
+    remote_tls: ClientTls = ClientTls()
+    """How it dials a remote cluster whose ``tls`` is set: its CA (system roots without one)
+    and its certificate, for mutual TLS."""
     tokens: auth.TokenFile | None = None
     """Tokens this process accepts; None means every caller is trusted."""
     token: str = ""
@@ -199,10 +203,9 @@ class Security:
             if config.tls_cert_file
             else None
         )
-        client_tls = None
-        if config.tls_cert_file or config.tls_ca_file:
-            client_tls = ClientTls(config.tls_ca_file, config.tls_cert_file, config.tls_key_file)
-            client_tls.credentials()  # fail now, naming the setting, not at the first call
+        remote_tls = ClientTls(config.tls_ca_file, config.tls_cert_file, config.tls_key_file)
+        remote_tls.credentials()  # fail now, naming the setting, not at the first call
+        client_tls = remote_tls if config.tls_cert_file else None
         tokens = auth.TokenFile(config.auth_tokens_file) if config.auth_tokens_file else None
         token = ""
         if config.auth_token:
@@ -212,7 +215,7 @@ class Security:
                 ]
             except secrets.SecretError as exc:
                 raise InvalidArgument(str(exc), [exc.violation]) from None
-        return cls(server_tls, client_tls, tokens, token)
+        return cls(server_tls, client_tls, remote_tls, tokens, token)
 
     def channel(self, target: str, *, options: Sequence[tuple[str, Any]] = ()) -> grpc.aio.Channel:
         """channel dials another Ferry service with this process's TLS and token."""

@@ -26,6 +26,15 @@ def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEt
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def follower_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEtcd]:
+    """follower_etcd is the follower cluster's own etcd (the leader uses etcd_server)."""
+    server = EmbeddedEtcd(tmp_path_factory.mktemp("follower-etcd"))
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def keys() -> Keys:
     """keys is a fresh key root, so tests sharing one etcd never see each other."""

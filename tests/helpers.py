@@ -118,6 +118,12 @@ class ServiceProcess:
             *args,
         ]  # fmt: skip
         self.env = {**os.environ, **(env or {})}
+        # A TLS server answers plaintext health checks on its --health-listen address only.
+        self.health_address = (
+            self.cmd[self.cmd.index("--health-listen") + 1]
+            if "--health-listen" in self.cmd
+            else self.address
+        )
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServiceProcess:
@@ -140,7 +146,7 @@ class ServiceProcess:
         def serving() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise AssertionError(f"{self.member_id} exited: {self.log()[-3000:]}")
-            return health_status(self.address) == SERVING
+            return health_status(self.health_address) == SERVING
 
         wait_until(serving, timeout=timeout, what=f"{self.member_id} SERVING")
         return self

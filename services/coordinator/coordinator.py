@@ -78,7 +78,7 @@ class Coordinator:
         # Built (not opened) here so that a bad URL fails before anything starts.
         self.index_store: Store | None = open_store(config.store_url) if config.store_url else None
         self.view = ClusterView(self.client, self.keys, etcd.parse_endpoints(config.etcd_endpoints))
-        self.remotes = RemoteClusters(self.client, self.keys, tls=self.security.client_tls)
+        self.remotes = RemoteClusters(self.client, self.keys, tls=self.security.remote_tls)
         self.followers = Followers(self.client, self.keys, self.remotes, self.index_store)
         self.patterns = AutoFollowPatterns(self.client, self.keys)
         self.declarative = (

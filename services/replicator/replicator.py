@@ -124,7 +124,7 @@ class Replicator(MemberProcess):
         await self.trimmer.start()
         assert self.store is not None
         context = ShardContext(
-            self.client, self.keys, self.store, self.id, self.security.client_tls
+            self.client, self.keys, self.store, self.id, self.security.remote_tls
         )
         self.shard_tasks = ShardTasks(context, self.membership)
         self.shard_tasks.start()

@@ -12,15 +12,6 @@ from tests.helpers import ServiceProcess
 from tests.replication.clusters import Cluster
 
 
-@pytest.fixture(scope="session")
-def follower_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEtcd]:
-    """follower_etcd is the follower cluster's own etcd (the leader uses etcd_server)."""
-    server = EmbeddedEtcd(tmp_path_factory.mktemp("follower-etcd"))
-    server.start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def leader(
     services: Callable[..., ServiceProcess], etcd_server: EmbeddedEtcd, tmp_path: Path

@@ -63,9 +63,12 @@ class SyncCluster:
     def _common(self) -> list[str]:
         return ["--etcd-prefix", self.keys.root, "--store-url", self.store_url]
 
-    def coordinator(self) -> ServiceProcess:
+    def coordinator(self, *extra: str) -> ServiceProcess:
         proc = self._start(
-            "coordinator", self.etcd_endpoint, args=self._common(), lease_ttl=self.lease_ttl
+            "coordinator",
+            self.etcd_endpoint,
+            args=[*self._common(), *extra],
+            lease_ttl=self.lease_ttl,
         )
         self.coordinators.append(proc.wait_serving())
         return proc

@@ -365,7 +365,6 @@ class _Work:
         self.last_commit = time.monotonic()
         self.rate_mark = (time.monotonic(), self.counters.docs_seen, self.counters.bytes_indexed)
         self.metrics = metrics.TaskMetrics(job.connector, job.index)
-        metrics.CHECKPOINT_LAG.mark(self, (job.connector, job.index), self.last_commit)
 
     @property
     def task(self) -> pb.Task:
@@ -458,6 +457,8 @@ class _Work:
                 return isolation.pinged(source, plan, self.full, cursor)
 
         self.cursor = await self._start_cursor()
+        # A sweep has no checkpoints: only streaming tasks count in the checkpoint lag.
+        self._mark_checkpoint(self.last_commit)
         attempt = 0
         progress = self.task.counters.docs_seen
         while True:
@@ -619,7 +620,10 @@ class _Work:
             await self.runner._put_task(self.offset_ops(final=False))
         self.last_commit = now
         self.metrics.commits.inc()
-        metrics.CHECKPOINT_LAG.mark(self, (self.job.connector, self.job.index), now)
+        self._mark_checkpoint(now)
+
+    def _mark_checkpoint(self, at: float) -> None:
+        metrics.CHECKPOINT_LAG.mark(self, (self.metrics.connector, self.metrics.index), at)
 
 
 async def _ensure_index(store: Store, name: str) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,7 +97,11 @@ async def restore(
     source = Path(directory)
     manifest = await asyncio.to_thread(read_verified, source)
     keys_file = source / KEYS_FILE
-    generations = await asyncio.to_thread(_running_generations, keys_file)
+    running = await asyncio.to_thread(_running_jobs, keys_file)
+    generations: dict[str, int] = {}
+    for job in running.values():
+        scope = records.stamp_scope(job.connector)
+        generations[scope] = max(generations.get(scope, 0), job.generation)
     async with _etcd(config) as client:
         await _refuse_running(client, Keys(config.etcd_prefix))
         existing = await count_keys(client, config.etcd_prefix)
@@ -113,13 +117,10 @@ async def restore(
         )
         if existing:
             await delete_keys(client, config.etcd_prefix)
-        jobs = Keys(config.etcd_prefix).jobs()
 
         def renumber(key: str, value: bytes) -> bytes:
-            if not key.startswith(jobs):
-                return value
-            job = records.decode_job(value)
-            if not _running(job):
+            job = running.get(key)
+            if job is None:
                 return value
             job.generation = CURRENT_GENERATION
             return records.encode(job)
@@ -161,26 +162,17 @@ async def _refuse_running(client: aetcd.Client, keys: Keys) -> None:
         )
 
 
-def _running(job: records.pb.Job) -> bool:
-    return bool(job.generation) and job.state not in TERMINAL_JOB
-
-
-def _running_generations(keys_file: Path) -> Mapping[str, int]:
-    """_running_generations maps the stamp scope of each job planned and not finished at
-    backup time to its generation."""
-    found: dict[str, int] = {}
-    for job in _jobs(keys_file):
-        if _running(job):
-            scope = records.stamp_scope(job.connector)
-            found[scope] = max(found.get(scope, 0), job.generation)
-    return found
-
-
-def _jobs(keys_file: Path) -> Iterator[records.pb.Job]:
-    prefix = Keys("").jobs()
+def _running_jobs(keys_file: Path) -> dict[str, records.pb.Job]:
+    """_running_jobs is every job of the dump planned and not finished at backup time, by
+    key (relative to the prefix): the jobs whose generation is renumbered."""
+    jobs = Keys("").jobs()
+    running = {}
     for key, value in read_dump(keys_file):
-        if key.startswith(prefix):
-            yield records.decode_job(value)
+        if key.startswith(jobs):
+            job = records.decode_job(value)
+            if job.generation and job.state not in TERMINAL_JOB:
+                running[key] = job
+    return running
 
 
 def _prepare(target: Path, partial: Path) -> None:

@@ -120,21 +120,20 @@ async def load_keys(
     min_revision: int = 0,
 ) -> int:
     """load_keys puts every key of the dump under ``root``, ``transform(key, value)``
-    deciding each value; returns how many. When etcd's revision is below
-    ``min_revision`` afterwards, the last key is put again until it is not."""
-    items = await asyncio.to_thread(lambda: list(read_dump(path)))
+    (key relative to the prefix) deciding each value; returns how many. When etcd's
+    revision is below ``min_revision`` afterwards, the last key is put again until it is
+    not."""
+    items = await asyncio.to_thread(
+        lambda: [(root + key, transform(key, value)) for key, value in read_dump(path)]
+    )
     tx = client.transactions
     revision = 0
     for start in range(0, len(items), TXN_OPS):
-        puts = [
-            tx.put((root + key).encode(), transform(root + key, value))
-            for key, value in items[start : start + TXN_OPS]
-        ]
-        revision = await _commit(client, puts)
+        chunk = items[start : start + TXN_OPS]
+        revision = await _commit(client, [tx.put(key.encode(), value) for key, value in chunk])
     while items and revision < min_revision:
         key, value = items[-1]
-        full = root + key
-        revision = await _commit(client, [tx.put(full.encode(), transform(full, value))])
+        revision = await _commit(client, [tx.put(key.encode(), value)])
     return len(items)
 
 

@@ -30,6 +30,9 @@ from ferry.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
+LIVENESS = "liveness"
+"""LIVENESS is the health service name that reports only that the process is alive."""
+
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
 """DEFAULT_MAX_REQUEST_BYTES is gRPC's own default limit on a received message."""
 
@@ -304,6 +307,9 @@ class GrpcServer:
                 raise OSError(f"cannot bind the health server to {self.health_listen}")
             await self._health_server.start()
         await self.set_serving(False)
+        # LIVENESS answers SERVING while the process runs its event loop, whatever etcd does:
+        # a liveness probe on it restarts a hung process, not every pod during an etcd outage.
+        await self.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         return self.port
 
     @property

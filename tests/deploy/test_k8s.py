@@ -269,8 +269,9 @@ def test_ferry_probes_are_native_grpc_on_the_listen_port(deployment: str, port: 
     c = _ferry_container(BUILDS["base"], deployment)
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["FERRY_LISTEN"] == f"0.0.0.0:{port}"
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["grpc"] == {"port": port}, probe
+    assert c["readinessProbe"]["grpc"] == {"port": port}
+    for probe in ("startupProbe", "livenessProbe"):  # alive, whatever etcd does
+        assert c[probe]["grpc"] == {"port": port, "service": "liveness"}, probe
 
 
 def test_with_tls_the_probes_use_the_plaintext_health_port() -> None:
@@ -283,8 +284,9 @@ def test_with_tls_the_probes_use_the_plaintext_health_port() -> None:
         health = int(env["FERRY_HEALTH_LISTEN"].rpartition(":")[2])
         assert health != int(env["FERRY_LISTEN"].rpartition(":")[2])
         assert health in {p["containerPort"] for p in c["ports"]}
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert c[probe]["grpc"] == {"port": health}, probe
+        assert c["readinessProbe"]["grpc"] == {"port": health}
+        for probe in ("startupProbe", "livenessProbe"):
+            assert c[probe]["grpc"] == {"port": health, "service": "liveness"}, probe
 
 
 def test_etcd_is_a_three_member_cluster_with_stable_names() -> None:

@@ -51,6 +51,9 @@ def test_health_follows_etcd_and_members_come_back(
         wait_until(
             lambda p=proc: health_status(p.address) == NOT_SERVING, timeout=15, what="NOT_SERVING"
         )
+    # ...but alive: the "liveness" health service (Kubernetes' liveness probe) stays SERVING.
+    for proc in (coordinator, agent):
+        assert health_status(proc.address, "liveness") == SERVING
     # The agent notices its session is gone by its local deadline.
     wait_until(lambda: '"session lost"' in agent.log(), timeout=TTL + 5, what="agent session lost")
     # The API says what is wrong: etcd is unavailable (retriable), not an internal error.

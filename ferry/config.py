@@ -188,8 +188,19 @@ class BackupConfig:
     """Root of the cluster's keys in etcd."""
     store_url: str = ""
     """The cluster's index store (``sqlite:///...`` or ``postgresql://...``); required."""
+    etcd_ca_file: str = ""
+    """PEM CA bundle of etcd's server certificate; set, etcd is dialled over TLS."""
+    etcd_cert_file: str = ""
+    """PEM client certificate for etcd (when etcd requires client certificates)."""
+    etcd_key_file: str = ""
+    """PEM private key of ``etcd_cert_file``."""
 
     def __post_init__(self) -> None:
+        if bool(self.etcd_cert_file) != bool(self.etcd_key_file):
+            raise InvalidArgument.field(
+                "etcd_key_file" if self.etcd_cert_file else "etcd_cert_file",
+                "etcd_cert_file and etcd_key_file go together",
+            )
         if not self.store_url:
             raise InvalidArgument.field("store_url", "is required (the cluster's index store)")
         if not self.etcd_prefix.startswith("/") or self.etcd_prefix.endswith("/"):

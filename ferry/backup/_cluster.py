@@ -45,6 +45,7 @@ from ferry.config import BackupConfig
 from ferry.errors import FailedPrecondition
 from ferry.etcd import Keys
 from ferry.etcd.client import unavailable
+from ferry.security import etcd_tls
 from ferry.store.backup import CURRENT_GENERATION, backup_store, restore_store
 from ferry.sync import records
 from ferry.sync.records import TERMINAL_JOB
@@ -136,7 +137,7 @@ async def restore(
 async def _etcd(config: BackupConfig) -> AsyncIterator[aetcd.Client]:
     """_etcd lends a client for one ``async with``; etcd's connectivity errors become
     Unavailable."""
-    client = etcd.connect(config.etcd_endpoints)
+    client = etcd.connect(config.etcd_endpoints, tls=etcd_tls(config))
     try:
         yield client
     except etcd.CONNECTIVITY_ERRORS as exc:

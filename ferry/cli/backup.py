@@ -32,6 +32,9 @@ def _flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
     )
+    parser.add_argument("--etcd-ca-file", help="CA of etcd's certificate: dial etcd over TLS")
+    parser.add_argument("--etcd-cert-file", help="client certificate for etcd")
+    parser.add_argument("--etcd-key-file", help="private key of --etcd-cert-file")
     parser.add_argument(
         "--data-dir",
         help="a `ferry up` data directory: its embedded etcd and store unless flags say otherwise",
@@ -43,6 +46,9 @@ def _config(args: argparse.Namespace, *, restoring: bool = False) -> BackupConfi
         "etcd_endpoints": args.etcd_endpoints,
         "etcd_prefix": args.etcd_prefix,
         "store_url": args.store_url,
+        "etcd_ca_file": args.etcd_ca_file,
+        "etcd_cert_file": args.etcd_cert_file,
+        "etcd_key_file": args.etcd_key_file,
     }
     if args.data_dir:
         from ferry.cli.up import default_store_url

@@ -187,3 +187,43 @@ def test_a_missing_certificate_file_stops_the_start_naming_the_setting(
         )  # fmt: skip
         assert run.returncode == 1
         assert setting in run.stderr and "nope.pem" in run.stderr
+
+
+def test_backup_and_restore_reach_etcd_over_mutual_tls(
+    tls_etcd: EmbeddedEtcd, services: Callable[..., ServiceProcess], pki: Pki, tmp_path: Path
+) -> None:
+    prefix = _prefix()
+    etcd_flags = [
+        "--etcd-endpoints", tls_etcd.endpoint,
+        "--etcd-ca-file", str(pki.ca.cert),
+        "--etcd-cert-file", str(pki.client.cert),
+        "--etcd-key-file", str(pki.client.key),
+    ]  # fmt: skip
+    store = ["--store-url", f"sqlite:///{tmp_path / 'store.db'}"]
+    coordinator = services(
+        "coordinator", tls_etcd.endpoint, args=[*prefix, *etcd_flags[2:], *store]
+    )
+    coordinator.wait_serving()
+    spec = tmp_path / "c.yaml"
+    spec.write_text("name: kept\ntype: generator\nindex: kept\nconfig: {docs: 5}\n")
+    created = ferry("connectors", "create", "-f", str(spec), "--coordinator", coordinator.address)
+    assert created.returncode == 0, created.stderr
+    coordinator.stop()
+
+    backup = tmp_path / "backup"
+    taken = ferry("backup", str(backup), *etcd_flags, *prefix, *store, timeout=60)
+    assert taken.returncode == 0, taken.stderr
+    without_cert = ferry(
+        "backup", str(tmp_path / "b2"), *etcd_flags[:4], *prefix, *store, timeout=60
+    )
+    assert without_cert.returncode != 0
+
+    other = ["--etcd-prefix", f"/restored-{uuid.uuid4().hex[:8]}"]
+    restored_store = ["--store-url", f"sqlite:///{tmp_path / 'restored.db'}"]
+    restored = ferry("restore", str(backup), *etcd_flags, *other, *restored_store, timeout=60)
+    assert restored.returncode == 0, restored.stderr
+    again = services(
+        "coordinator", tls_etcd.endpoint, args=[*other, *etcd_flags[2:], *restored_store]
+    )
+    again.wait_serving()
+    assert "kept" in ferry("connectors", "list", "--coordinator", again.address).stdout

@@ -181,15 +181,11 @@ def _open(method: str) -> bool:
     return method.startswith(auth.OPEN_PREFIXES)
 
 
-class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
-    """ReadOnlyInterceptor refuses every RPC not in ``allowed`` with PERMISSION_DENIED.
+class _Gate(grpc.aio.ServerInterceptor):
+    """_Gate refuses a call when :meth:`refusal` says why; health and reflection always pass."""
 
-    ``allowed`` holds full method names ("/ferry.v1.Connectors/Get"); health
-    and reflection are always allowed.
-    """
-
-    def __init__(self, allowed: Iterable[str] = auth.READ_METHODS) -> None:
-        self.allowed = frozenset(allowed)
+    def refusal(self, method: str, metadata: Any) -> FerryError | None:
+        raise NotImplementedError
 
     async def intercept_service(
         self,
@@ -198,14 +194,28 @@ class ReadOnlyInterceptor(grpc.aio.ServerInterceptor):
     ) -> Any:
         method = handler_call_details.method
         handler = await continuation(handler_call_details)
-        if method in self.allowed or _open(method) or handler is None:
+        if handler is None or _open(method):
             return handler
-        return _refusing(
-            handler, PermissionDenied(f"read-only mode: {method} would change state and is refused")
-        )
+        refused = self.refusal(method, handler_call_details.invocation_metadata)
+        return handler if refused is None else _refusing(handler, refused)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class ReadOnlyInterceptor(_Gate):
+    """ReadOnlyInterceptor refuses every RPC not in ``allowed`` with PERMISSION_DENIED.
+
+    ``allowed`` holds full method names ("/ferry.v1.Connectors/Get").
+    """
+
+    def __init__(self, allowed: Iterable[str] = auth.READ_METHODS) -> None:
+        self.allowed = frozenset(allowed)
+
+    def refusal(self, method: str, metadata: Any) -> FerryError | None:
+        if method in self.allowed:
+            return None
+        return PermissionDenied(f"read-only mode: {method} would change state and is refused")
+
+
+class AuthInterceptor(_Gate):
     """AuthInterceptor lets a call through only with a bearer token whose role may call the
     method (:mod:`ferry.auth`): UNAUTHENTICATED without a known token, PERMISSION_DENIED
     when the role is too weak."""
@@ -213,22 +223,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, tokens: auth.TokenFile) -> None:
         self.tokens = tokens
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> Any:
-        method = handler_call_details.method
-        handler = await continuation(handler_call_details)
-        if _open(method) or handler is None:
-            return handler
-        token = auth.bearer(handler_call_details.invocation_metadata)
+    def refusal(self, method: str, metadata: Any) -> FerryError | None:
         try:
-            auth.check(self.tokens, method, token)
+            auth.check(self.tokens, method, auth.bearer(metadata))
         except FerryError as exc:
             log.info("rpc refused", extra={"method": method, "error": exc.message})
-            return _refusing(handler, exc)
-        return handler
+            return exc
+        return None
 
 
 class GrpcServer:

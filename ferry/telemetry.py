@@ -191,8 +191,3 @@ def server_interceptors() -> list[grpc.aio.ServerInterceptor]:
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
     """client_interceptors trace every outgoing RPC and inject W3C context."""
     return list(aio_client_interceptors())
-
-
-def insecure_channel(target: str) -> grpc.aio.Channel:
-    """insecure_channel opens a traced channel to another Ferry service."""
-    return grpc.aio.insecure_channel(target, interceptors=client_interceptors())

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from ferry import telemetry
+from ferry import security, telemetry
 from ferry.config import CoordinatorConfig
 from ferry.connectors import load_registry
 from ferry.errors import InvalidArgument
@@ -111,7 +111,7 @@ async def test_context_propagates_from_client_to_server_span(
 ) -> None:
     tracer = trace.get_tracer(__name__)
     spec = connectors_pb2.ConnectorSpec(name="traced", type="generator", index="traced")
-    async with telemetry.insecure_channel(coordinator.server.address) as channel:
+    async with security.channel(coordinator.server.address) as channel:
         connectors = connectors_pb2_grpc.ConnectorsStub(channel)
         cluster = cluster_pb2_grpc.ClusterStub(channel)
         with tracer.start_as_current_span("operator") as parent:
@@ -150,7 +150,7 @@ async def test_failed_calls_are_recorded_on_server_spans(
 ) -> None:
     tracer = trace.get_tracer(__name__)
     bad = connectors_pb2.ConnectorSpec(name="Bad_Name", type="generator", index="x")
-    async with telemetry.insecure_channel(coordinator.server.address) as channel:
+    async with security.channel(coordinator.server.address) as channel:
         with tracer.start_as_current_span("operator") as parent:
             with pytest.raises(grpc.aio.AioRpcError) as invalid:
                 await connectors_pb2_grpc.ConnectorsStub(channel).Create(

@@ -36,6 +36,9 @@ _SELECT_CURRENT = (
     "SELECT doc_id, shard, seq_no, op_id FROM docs"
     " WHERE index_id = ? AND doc_id IN (SELECT value FROM json_each(?))"
 )
+_INDEX = OP_KINDS[OpKind.INDEX]
+_new_current = tuple.__new__
+"""_new_current makes a Current without NamedTuple's Python-level constructor (hot path)."""
 _SAVE_SHARD = (
     "UPDATE shards SET max_seq_no = ?, checkpoint = ?, doc_count = doc_count + ?"
     " WHERE index_id = ? AND shard = ?"
@@ -90,8 +93,10 @@ class DocChanges:
         self._next_op_id = conn.execute("SELECT coalesce(max(op_id), 0) + 1 FROM ops").fetchone()[0]
         self._ops: list[tuple[Any, ...]] = []
         self._prior: dict[str, Current | None] = {}
-        # doc_id → (docs columns after index_id, full text) or None when deleted
-        self._final: dict[str, tuple[tuple[Any, ...], str] | None] = {}
+        # doc_id → its docs row (the _UPSERT_DOC parameters), or None when deleted
+        self._final: dict[str, tuple[Any, ...] | None] = {}
+        self._texts: dict[str, str] = {}
+        """_texts holds the full-text rows of the documents put, when the index has any."""
 
     def load(self, doc_ids: Collection[str]) -> None:
         """load reads the current version of every id the transaction will touch, in one query."""
@@ -136,13 +141,42 @@ class DocChanges:
         if was is None:
             self.shards[shard].doc_delta += 1
         self.current[doc_id] = Current(shard, seq_no, op_id)
-        if stamp is None:
-            self._final[doc_id] = ((doc_id, shard, seq_no, op_id, None, None), text)
-        else:
-            self._final[doc_id] = (
-                (doc_id, shard, seq_no, op_id, stamp.scope, stamp.generation),
-                text,
-            )
+        scope, generation = (None, None) if stamp is None else (stamp.scope, stamp.generation)
+        self._final[doc_id] = (self.index.id, doc_id, shard, seq_no, op_id, scope, generation)
+        if self.text_fields:
+            self._texts[doc_id] = text
+
+    def index_doc(
+        self,
+        doc_id: str,
+        shard: int,
+        source: bytes,
+        write_time: float,
+        scope: str | None,
+        generation: int | None,
+        text: str,
+    ) -> tuple[int, bool]:
+        """index_doc is :meth:`next_seq_no`, :meth:`add_op` of an INDEX op and :meth:`put`
+        in one call (a leader's bulk makes one per document); returns the seq_no and
+        whether the document is new."""
+        counters = self.shards[shard]
+        seq_no = counters.max_seq_no = counters.checkpoint = counters.max_seq_no + 1
+        op_id: int = self._next_op_id
+        self._next_op_id = op_id + 1
+        index_id = self.index.id
+        self._ops.append((op_id, index_id, shard, seq_no, _INDEX, doc_id, write_time, source))
+        current = self.current
+        was = current.get(doc_id)
+        final = self._final
+        if doc_id not in final:
+            self._prior[doc_id] = was
+        if was is None:
+            counters.doc_delta += 1
+        current[doc_id] = _new_current(Current, (shard, seq_no, op_id))
+        final[doc_id] = (index_id, doc_id, shard, seq_no, op_id, scope, generation)
+        if self.text_fields:
+            self._texts[doc_id] = text
+        return seq_no, was is None
 
     def drop(self, doc_id: str) -> None:
         """drop removes a document that exists (see :attr:`current`)."""
@@ -157,30 +191,33 @@ class DocChanges:
         """flush writes the history rows and the documents' final versions; call it once."""
         conn, index_id = self.conn, self.index.id
         conn.executemany(_INSERT_OP, self._ops)
+        table = self.index.fts_table
+        prior_of, shards, texts = self._prior, self.shards, self._texts
         upserts = []
         deletes = []
         fts_remove = []
         fts_add = []
         superseded = []
         for doc_id, final in self._final.items():
-            prior = self._prior[doc_id]
+            prior = prior_of[doc_id]
             if prior is not None:
                 fts_remove.append((prior.op_id,))
                 # Below min_retained_seq_no only current ops are kept (a snapshot
                 # serves them): one that stops being current goes now.
-                if prior.seq_no < self.shards[prior.shard].min_retained_seq_no:
+                if prior.seq_no < shards[prior.shard].min_retained_seq_no:
                     superseded.append((prior.op_id,))
             if final is None:
                 if prior is not None:
                     deletes.append((index_id, doc_id))
             else:
-                columns, text = final
-                upserts.append((index_id, *columns))
-                fts_add.append((columns[3], text))
+                upserts.append(final)
+                if table is not None:
+                    fts_add.append((final[4], texts.get(doc_id, "")))
         conn.executemany(_UPSERT_DOC, upserts)
-        conn.executemany(_DELETE_DOC, deletes)
-        conn.executemany("DELETE FROM ops WHERE op_id = ?", superseded)
-        table = self.index.fts_table
+        if deletes:
+            conn.executemany(_DELETE_DOC, deletes)
+        if superseded:
+            conn.executemany("DELETE FROM ops WHERE op_id = ?", superseded)
         if table is not None:
             conn.executemany(f"DELETE FROM {table} WHERE rowid = ?", fts_remove)
             conn.executemany(f"INSERT INTO {table} (rowid, body) VALUES (?, ?)", fts_add)

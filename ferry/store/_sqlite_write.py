@@ -204,30 +204,37 @@ def bulk(
         changes = DocChanges(conn, index)
         changes.load({p.id for p in checked})
         write_time = time.time()
-        items = []
-        for p, op in zip(checked, ops, strict=True):
-            was = changes.current.get(p.id)
-            if p.kind is OpKind.DELETE:
-                if was is None:  # deleting a missing document is a no-op and takes no seq_no
-                    items.append(BulkItem(p.id, p.shard, NO_OPS, ItemResult.NOT_FOUND))
+        scope, generation = (None, None) if stamp is None else (stamp.scope, stamp.generation)
+        text_fields = changes.text_fields
+        index_doc = changes.index_doc
+        items: list[BulkItem] = []
+        append = items.append
+        source_bytes = 0
+        for (doc_id, shard, _, source), op in zip(checked, ops, strict=True):
+            if source is None:  # a delete
+                if changes.current.get(doc_id) is None:
+                    # Deleting a missing document is a no-op and takes no seq_no.
+                    append(BulkItem(doc_id, shard, NO_OPS, _NOT_FOUND))
                     continue
-                seq_no = changes.next_seq_no(p.shard)
-                changes.add_op(p.shard, seq_no, OpKind.DELETE, p.id, None, write_time)
-                changes.drop(p.id)
-                items.append(BulkItem(p.id, p.shard, seq_no, ItemResult.DELETED))
+                seq_no = changes.next_seq_no(shard)
+                changes.add_op(shard, seq_no, OpKind.DELETE, doc_id, None, write_time)
+                changes.drop(doc_id)
+                append(BulkItem(doc_id, shard, seq_no, _DELETED))
                 continue
-            seq_no = changes.next_seq_no(p.shard)
-            op_id = changes.add_op(p.shard, seq_no, OpKind.INDEX, p.id, p.source, write_time)
             text = ""
-            if changes.text_fields:
+            if text_fields:
                 assert isinstance(op, IndexOp)
-                text = text_of(op.source, changes.text_fields)
-            changes.put(p.id, p.shard, seq_no, op_id, stamp, text)
-            result = ItemResult.CREATED if was is None else ItemResult.UPDATED
-            items.append(BulkItem(p.id, p.shard, seq_no, result))
+                text = text_of(op.source, text_fields)
+            seq_no, created = index_doc(doc_id, shard, source, write_time, scope, generation, text)
+            append(BulkItem(doc_id, shard, seq_no, _CREATED if created else _UPDATED))
+            source_bytes += len(source)
         changes.flush()
         changes.save_counters()
-    return BulkResult(items, sum(len(p.source) for p in checked if p.source is not None))
+    return BulkResult(items, source_bytes)
+
+
+_CREATED, _UPDATED = ItemResult.CREATED, ItemResult.UPDATED
+_DELETED, _NOT_FOUND = ItemResult.DELETED, ItemResult.NOT_FOUND
 
 
 def sweep_batch(

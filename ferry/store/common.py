@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ferry.errors import FieldViolation, InvalidArgument
 from ferry.names import index_name_error
@@ -58,9 +58,11 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-@dataclass(frozen=True)
-class PreparedOp:
-    """PreparedOp is a checked write: its shard and canonical source bytes (None for deletes)."""
+class PreparedOp(NamedTuple):
+    """PreparedOp is a checked write: its shard and canonical source bytes (None for deletes).
+
+    A named tuple, not a dataclass: one is made per document of every bulk.
+    """
 
     id: str
     shard: int
@@ -163,43 +165,67 @@ def check_document(schema: Schema, doc_id: str, source: Any, where: str) -> None
 def prepare_bulk(
     spec: IndexSpec, ops: Sequence[WriteOp], limits: Limits = DEFAULT_LIMITS
 ) -> list[PreparedOp]:
-    """prepare_bulk checks every op against the limits and schema before anything is written."""
+    """prepare_bulk checks every op against the limits and schema before anything is written.
+
+    The hot path of every write: an op whose id is plain ASCII, within the
+    limit and free of NUL passes without :func:`check_id`'s encoding, and a
+    one-shard index skips the hash. Anything else takes the full checks, so
+    the errors (naming ``ops[i]``) are the same either way.
+    """
     if len(ops) > limits.max_batch_ops:
         raise InvalidArgument.field(
             "ops", f"{len(ops)} ops; at most {limits.max_batch_ops} per bulk"
         )
     prepared: list[PreparedOp] = []
+    append = prepared.append
+    shards = spec.shards
+    schema = spec.schema
+    typed = bool(schema.fields)
+    max_id_bytes = limits.max_id_bytes
+    max_document_bytes = limits.max_document_bytes
+    max_batch_bytes = limits.max_batch_bytes
+    index_kind, delete_kind = OpKind.INDEX, OpKind.DELETE
     total = 0
     for i, op in enumerate(ops):
-        where = f"ops[{i}]"
-        doc_id = check_id(op.id, f"{where}.id", limits)
-        shard = shard_for(doc_id, spec.shards)
-        if isinstance(op, DeleteOp):
-            prepared.append(PreparedOp(doc_id, shard, OpKind.DELETE, None))
-            continue
-        if not isinstance(op, IndexOp):
-            raise InvalidArgument.field(where, f"unknown op {type(op).__name__}")
-        check_document(spec.schema, doc_id, op.source, where)
+        doc_id = op.id
+        if not (
+            type(doc_id) is str
+            and doc_id
+            and doc_id.isascii()  # then its UTF-8 size is its length
+            and len(doc_id) <= max_id_bytes
+            and "\x00" not in doc_id
+        ):
+            doc_id = check_id(doc_id, f"ops[{i}].id", limits)
+        shard = 0 if shards == 1 else shard_for(doc_id, shards)
+        if type(op) is not IndexOp:
+            if isinstance(op, DeleteOp):
+                append(PreparedOp(doc_id, shard, delete_kind, None))
+                continue
+            if not isinstance(op, IndexOp):
+                raise InvalidArgument.field(f"ops[{i}]", f"unknown op {type(op).__name__}")
+        document = op.source
+        if typed or type(document) is not dict:
+            check_document(schema, doc_id, document, f"ops[{i}]")
         try:
-            source = encode_source(op.source)
+            source = encode_source(document)
         except (TypeError, ValueError) as exc:
-            raise InvalidArgument.field(f"{where}.source", f"document {doc_id!r}: {exc}") from exc
+            raise InvalidArgument.field(f"ops[{i}].source", f"document {doc_id!r}: {exc}") from exc
         if b"\\u0000" in source and _NUL_ESCAPE.search(source):
             # PostgreSQL's jsonb cannot hold NUL; refuse it on every backend alike.
             raise InvalidArgument.field(
-                f"{where}.source", f"document {doc_id!r}: strings must not contain NUL (\\u0000)"
+                f"ops[{i}].source",
+                f"document {doc_id!r}: strings must not contain NUL (\\u0000)",
             )
-        if len(source) > limits.max_document_bytes:
+        size = len(source)
+        if size > max_document_bytes:
             raise InvalidArgument.field(
-                f"{where}.source",
-                f"document {doc_id!r} is {len(source)} bytes; at most {limits.max_document_bytes}",
+                f"ops[{i}].source",
+                f"document {doc_id!r} is {size} bytes; at most {max_document_bytes}",
             )
-        total += len(source)
-        if total > limits.max_batch_bytes:
-            raise InvalidArgument.field(
-                "ops", f"batch exceeds {limits.max_batch_bytes} bytes at {where}"
-            )
-        prepared.append(PreparedOp(doc_id, shard, OpKind.INDEX, source))
+        total += size
+        if total > max_batch_bytes:
+            raise InvalidArgument.field("ops", f"batch exceeds {max_batch_bytes} bytes at ops[{i}]")
+        append(PreparedOp(doc_id, shard, index_kind, source))
     return prepared
 
 

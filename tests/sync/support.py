@@ -105,6 +105,12 @@ class SyncCluster:
 
     # gRPC -------------------------------------------------------------------------
 
+    def through(self, coordinator: ServiceProcess) -> None:
+        """through makes every later call go to ``coordinator`` (e.g. the survivor of a
+        failover)."""
+        self.close()
+        self._channel = grpc.insecure_channel(coordinator.address)
+
     @property
     def channel(self) -> grpc.Channel:
         if self._channel is None:

@@ -335,6 +335,11 @@ def json_value(value: Any) -> Any:
 
 def id_text(value: Any) -> str:
     """id_text is one id column's value as document id text."""
+    kind = type(value)
+    if kind is str:  # the usual id columns first, without the isinstance chain
+        return value
+    if kind is int:
+        return str(value)
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -346,6 +351,11 @@ def id_text(value: Any) -> str:
     if isinstance(value, (datetime, date, time)):
         return value.isoformat()
     return str(value)
+
+
+_AS_IS = frozenset({str, int, bool, type(None)})
+"""_AS_IS are the value types :func:`json_value` returns unchanged (exactly these, not
+subclasses): a row holding only these is already its document source."""
 
 
 # The dialect hooks -----------------------------------------------------------------------
@@ -397,7 +407,8 @@ class Reader(abc.ABC):
 
     @abc.abstractmethod
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[dict[str, Any]]:
-        """fetch runs one read and returns its rows."""
+        """fetch runs one read and returns its rows, each a new dict the caller owns (a row
+        of plain values becomes a document's source as it is)."""
 
     @abc.abstractmethod
     async def close(self) -> None:
@@ -489,7 +500,7 @@ class SqlSource(Source, abc.ABC):
                 state = states.get(target.label)
                 if resuming_full and state is not None and "scan" not in state:
                     continue  # this job synced it already
-                async for item in self._target(reader, target, state, full=full):
+                async for item in await self._target(reader, target, state, full=full):
                     if isinstance(item, dict):
                         states = {**states, target.label: item}
                         yield Checkpoint({**({"full": True} if full else {}), "tables": states})
@@ -532,7 +543,11 @@ class SqlSource(Source, abc.ABC):
     async def _target(
         self, reader: Reader, target: Target, state: Any, *, full: bool
     ) -> AsyncIterator[Document | Delete | dict[str, Any]]:
-        """_target streams one target; a yielded dict is its new state (a checkpoint)."""
+        """_target is the scan of one target; a dict it yields is a new state (a checkpoint).
+
+        It returns the scan rather than re-yielding its items: one generator
+        less for every row to pass through.
+        """
         where = f"cursor.tables.{target.label}"
         if state is not None and not isinstance(state, Mapping):
             raise InvalidArgument.field(where, "must be an object")
@@ -546,14 +561,10 @@ class SqlSource(Source, abc.ABC):
             if high is not None:
                 decode_value(high, f"{where}.scan.high_water")
             after = scan.decode_keys(held.get("after"), len(shape.ids), f"{where}.scan.after")
-            async for item in scan.by_ids(after, high):
-                yield item
-        elif full or state is None or "cursor" not in state:
-            async for item in scan.by_ids(None, await scan.high_water()):
-                yield item
-        else:
-            async for item in scan.by_cursor(state, where):
-                yield item
+            return scan.by_ids(after, high)
+        if full or state is None or "cursor" not in state:
+            return scan.by_ids(None, await scan.high_water())
+        return scan.by_cursor(state, where)
 
 
 class _Scan:
@@ -616,14 +627,22 @@ class _Scan:
         return None if high is None else encode_value(high, f"config.cursor_column ({cursor})")
 
     def _item(self, row: Mapping[str, Any]) -> Document | Delete:
-        keys = [row[c] for c in self.shape.ids]
-        if len(keys) == 1:
-            doc_id = self.prefix + id_text(keys[0])
+        ids = self.shape.ids
+        if len(ids) == 1:
+            doc_id = self.prefix + id_text(row[ids[0]])
         else:
-            text = [id_text(k) for k in keys]
+            text = [id_text(row[c]) for c in ids]
             doc_id = self.prefix + json.dumps(text, ensure_ascii=False, separators=(",", ":"))
         if self.shape.soft_delete is not None and row[self.shape.soft_delete]:
             return Delete(id=doc_id)
+        # Most rows hold only strings, integers, booleans and NULLs: then the row (a dict
+        # of its own, never changed afterwards) is the source as it is, without a copy.
+        if type(row) is dict:
+            for value in row.values():
+                if type(value) not in _AS_IS:
+                    break
+            else:
+                return Document(id=doc_id, source=row)
         return Document(id=doc_id, source={k: json_value(v) for k, v in row.items()})
 
     def _encode(self, row: Mapping[str, Any], columns: Sequence[str]) -> list[str]:

@@ -324,6 +324,10 @@ def remove_retention_lease(conn: sqlite3.Connection, name: str, shard: int, leas
         )
 
 
+TRIM_SLICE = 20_000
+"""TRIM_SLICE bounds the seq_nos one DELETE of trim_history covers (and so its memory)."""
+
+
 def trim_history(conn: sqlite3.Connection, name: str, now: float) -> int:
     """trim_history drops expired leases, then superseded ops below every live lease."""
     removed = 0
@@ -345,23 +349,31 @@ def trim_history(conn: sqlite3.Connection, name: str, now: float) -> int:
                 continue
             # Below min_retained only current ops are left (see DocChanges.flush),
             # so the scan starts there.
-            gone = [
-                seq_no
-                for (seq_no,) in conn.execute(
-                    "DELETE FROM ops WHERE index_id = ? AND shard = ? AND seq_no >= ?"
-                    " AND seq_no < ? AND NOT EXISTS (SELECT 1 FROM docs d"
-                    " WHERE d.index_id = ops.index_id AND d.doc_id = ops.doc_id"
-                    " AND d.op_id = ops.op_id) RETURNING seq_no",
-                    (index.id, shard, min_retained, bound),
-                )
-            ]
-            if not gone:
+            # In slices of TRIM_SLICE seq_nos: one DELETE of them all made SQLite (and,
+            # with RETURNING, Python) hold every row removed in memory at once, and a
+            # busy minute's history is millions of them.
+            count, highest = 0, -1
+            for start in range(min_retained, bound, TRIM_SLICE):
+                gone = [
+                    seq_no
+                    for (seq_no,) in conn.execute(
+                        "DELETE FROM ops WHERE index_id = ? AND shard = ? AND seq_no >= ?"
+                        " AND seq_no < ? AND NOT EXISTS (SELECT 1 FROM docs d"
+                        " WHERE d.index_id = ops.index_id AND d.doc_id = ops.doc_id"
+                        " AND d.op_id = ops.op_id) RETURNING seq_no",
+                        (index.id, shard, start, min(start + TRIM_SLICE, bound)),
+                    )
+                ]
+                if gone:
+                    count += len(gone)
+                    highest = max(highest, max(gone))
+            if not count:
                 continue
-            removed += len(gone)
+            removed += count
             # History is complete from just above the highest op removed: the
             # current ops kept between there and the bound are still history.
             conn.execute(
                 "UPDATE shards SET min_retained_seq_no = ? WHERE index_id = ? AND shard = ?",
-                (max(gone) + 1, index.id, shard),
+                (highest + 1, index.id, shard),
             )
     return removed

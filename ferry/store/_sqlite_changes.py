@@ -10,6 +10,8 @@ It is on the hot path of every bulk write, hence plain tuples and dicts.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import sqlite3
 from collections.abc import Collection, Iterable
@@ -21,16 +23,38 @@ from ferry.store.model import OpKind, Stamp
 # Sources come in as bytes and are stored as TEXT (the cast only relabels them),
 # because SQLite's JSON functions refuse BLOBs.
 _INSERT_OP = (
-    "INSERT INTO ops (op_id, index_id, shard, seq_no, kind, doc_id, write_time, source)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))"
+    "INSERT INTO ops (op_id, index_id, shard, seq_no, kind, doc_id, write_time, source) VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))",
+    "",
 )
 _UPSERT_DOC = (
-    "INSERT INTO docs (index_id, doc_id, shard, seq_no, op_id, scope, generation)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO docs (index_id, doc_id, shard, seq_no, op_id, scope, generation) VALUES ",
+    "(?, ?, ?, ?, ?, ?, ?)",
     " ON CONFLICT (index_id, doc_id) DO UPDATE SET shard = excluded.shard,"
     " seq_no = excluded.seq_no, op_id = excluded.op_id, scope = excluded.scope,"
-    " generation = excluded.generation"
+    " generation = excluded.generation",
 )
+ROWS_PER_INSERT = 100
+"""ROWS_PER_INSERT is how many rows one INSERT of ops or docs carries (multi-row VALUES):
+about 1 us a row less than executemany's statement step per row, measured on 1 KB and
+130-byte documents; 800 parameters, well below SQLite's limit of 32766."""
+
+
+@functools.lru_cache(maxsize=32)
+def _insert_sql(statement: tuple[str, str, str], rows: int) -> str:
+    head, row, tail = statement
+    return head + ",".join([row] * rows) + tail
+
+
+def insert_rows(
+    conn: sqlite3.Connection, statement: tuple[str, str, str], rows: list[tuple[Any, ...]]
+) -> None:
+    """insert_rows runs an INSERT for every row, ``ROWS_PER_INSERT`` rows a statement."""
+    for start in range(0, len(rows), ROWS_PER_INSERT):
+        part = rows[start : start + ROWS_PER_INSERT]
+        conn.execute(_insert_sql(statement, len(part)), list(itertools.chain.from_iterable(part)))
+
+
 _DELETE_DOC = "DELETE FROM docs WHERE index_id = ? AND doc_id = ?"
 _SELECT_CURRENT = (
     "SELECT doc_id, shard, seq_no, op_id FROM docs"
@@ -190,7 +214,7 @@ class DocChanges:
     def flush(self) -> None:
         """flush writes the history rows and the documents' final versions; call it once."""
         conn, index_id = self.conn, self.index.id
-        conn.executemany(_INSERT_OP, self._ops)
+        insert_rows(conn, _INSERT_OP, self._ops)
         table = self.index.fts_table
         prior_of, shards, texts = self._prior, self.shards, self._texts
         upserts = []
@@ -213,7 +237,7 @@ class DocChanges:
                 upserts.append(final)
                 if table is not None:
                     fts_add.append((final[4], texts.get(doc_id, "")))
-        conn.executemany(_UPSERT_DOC, upserts)
+        insert_rows(conn, _UPSERT_DOC, upserts)
         if deletes:
             conn.executemany(_DELETE_DOC, deletes)
         if superseded:

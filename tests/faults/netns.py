@@ -74,6 +74,8 @@ class Namespace:
         """inside makes a not yet started ServiceProcess run in this namespace, listening
         on (and advertising) the namespace address; returns it."""
         assert proc.process is None, "inside() must come before start()"
+        if proc.health_address == proc.address:
+            proc.health_address = f"{self.address}:{proc.port}"
         proc.address = f"{self.address}:{proc.port}"
         cmd = list(proc.cmd)
         cmd[cmd.index("--listen") + 1] = proc.address

@@ -7,7 +7,7 @@ DATA_DIR ?= .ferry
 PYTEST := $(BIN)/python -m pytest
 PROTOS := $(wildcard protos/ferry/v1/*.proto)
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults bench proto verify-proto lint fmt clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults soak bench proto verify-proto lint fmt clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ test-e2e: $(STAMP)
 
 test-faults: $(STAMP)
 	$(PYTEST) -q tests/faults
+
+## soak: mixed sync and replication load while agents and replicators are killed and
+## paused at a fixed seed, for FERRY_SOAK_SECONDS (default 180); prints a summary
+soak: $(STAMP)
+	FERRY_SOAK_SECONDS=$${FERRY_SOAK_SECONDS:-180} $(PYTEST) -q -s tests/soak/test_soak.py::test_soak
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -7,7 +7,7 @@ DATA_DIR ?= .ferry
 PYTEST := $(BIN)/python -m pytest
 PROTOS := $(wildcard protos/ferry/v1/*.proto)
 
-.PHONY: install run test test-unit test-integration test-e2e test-faults soak bench proto verify-proto lint fmt clean
+.PHONY: install run test test-unit test-integration test-e2e test-faults test-security test-deploy soak bench proto verify-proto lint fmt clean
 
 install: $(STAMP)
 
@@ -36,8 +36,17 @@ test-integration: $(STAMP)
 test-e2e: $(STAMP)
 	$(PYTEST) -q tests/e2e
 
+## test-faults: kills, pauses, network partitions and a 30 s etcd outage under load
+## (make test runs the same scenarios with an 8 s outage)
 test-faults: $(STAMP)
-	$(PYTEST) -q tests/faults
+	FERRY_FAULT_OUTAGE_SECONDS=$${FERRY_FAULT_OUTAGE_SECONDS:-30} $(PYTEST) -q tests/faults
+
+test-security: $(STAMP)
+	$(PYTEST) -q tests/security tests/unit/test_auth.py
+
+## test-deploy: the Dockerfile, compose file and Kubernetes manifests (schemas, rendering)
+test-deploy: $(STAMP)
+	$(PYTEST) -q tests/deploy
 
 ## soak: mixed sync and replication load while agents and replicators are killed and
 ## paused at a fixed seed, for FERRY_SOAK_SECONDS (default 180); prints a summary

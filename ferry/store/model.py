@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 NO_OPS = -1
@@ -88,14 +90,44 @@ def shard_for(doc_id: str, shards: int) -> int:
 def encode_source(source: dict[str, Any]) -> bytes:
     """encode_source is the canonical JSON bytes stored for a document.
 
-    ValueError for NaN and infinities: they are not JSON, and no backend's
-    JSON functions read them.
+    Compact separators, UTF-8 rather than ``\\u`` escapes, keys in the
+    source's order: ``json.dumps(source, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False)``, byte for byte. ValueError for NaN
+    and infinities (they are not JSON, and no backend's JSON functions read
+    them) and for a source nested too deeply or holding itself; TypeError for
+    a value JSON has no type for.
     """
-    return _ENCODER.encode(source).encode()
+    try:
+        return "".join(_encode(source, 0)).encode()
+    except RecursionError:
+        # No circular-reference check: a cycle recurses until Python's limit.
+        raise ValueError("the document is nested too deeply, or contains itself") from None
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-"""One encoder for every document: json.dumps with options builds a new one per call."""
+def _not_json(value: Any) -> Any:
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def _encoder() -> Callable[[Any, int], list[str]]:
+    """_encoder is the json module's C encoder, built once, with json.dumps' options as above.
+
+    ``json.dumps`` (and ``JSONEncoder.encode``) builds a new one for every
+    call, with a new dict for its circular-reference check; this one has no
+    such check (see :func:`encode_source`). Without the C module (not
+    CPython), the Python encoder.
+    """
+    if c_make_encoder is None:  # pragma: no cover - CPython always has it
+        encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return lambda value, _: [encoder.encode(value)]
+    # markers, default, encoder, indent, key and item separators, sort_keys, skipkeys, allow_nan
+    make: Any = c_make_encoder
+    encode: Callable[[Any, int], list[str]] = make(
+        None, _not_json, encode_basestring, None, ":", ",", False, False, False
+    )
+    return encode
+
+
+_encode = _encoder()
 
 
 # Writes ------------------------------------------------------------------

@@ -14,11 +14,12 @@ import functools
 import itertools
 import json
 import sqlite3
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, NamedTuple
 
 from ferry.store._sqlite_schema import OP_KINDS, IndexRow
-from ferry.store.model import OpKind, Stamp
+from ferry.store.common import PreparedOp
+from ferry.store.model import BulkItem, ItemResult, OpKind, Stamp
 
 # Sources come in as bytes and are stored as TEXT (the cast only relabels them),
 # because SQLite's JSON functions refuse BLOBs.
@@ -61,6 +62,7 @@ _SELECT_CURRENT = (
     " WHERE index_id = ? AND doc_id IN (SELECT value FROM json_each(?))"
 )
 _INDEX = OP_KINDS[OpKind.INDEX]
+_CREATED, _UPDATED = ItemResult.CREATED, ItemResult.UPDATED
 _new_current = tuple.__new__
 """_new_current makes a Current without NamedTuple's Python-level constructor (hot path)."""
 _SAVE_SHARD = (
@@ -201,6 +203,46 @@ class DocChanges:
         if self.text_fields:
             self._texts[doc_id] = text
         return seq_no, was is None
+
+    def index_all(
+        self,
+        prepared: Sequence[PreparedOp],
+        write_time: float,
+        scope: str | None,
+        generation: int | None,
+    ) -> tuple[list[BulkItem], int]:
+        """index_all writes a leader bulk of INDEX ops of distinct ids on an index without
+        full text: :meth:`index_doc` for each, in one loop. Returns the bulk's items and
+        its source bytes.
+
+        What a later op of the same transaction would read is not kept up to date
+        (:attr:`current`): call only :meth:`flush` and :meth:`save_counters` after it.
+        """
+        index_id = self.index.id
+        shards = self.shards
+        was_of = self.current.get
+        add_op = self._ops.append
+        prior, final = self._prior, self._final
+        items: list[BulkItem] = []
+        add_item = items.append
+        op_id: int = self._next_op_id
+        size = 0
+        for doc_id, shard, _, source in prepared:
+            assert source is not None, "index_all takes INDEX ops only"
+            counters = shards[shard]
+            seq_no = counters.max_seq_no = counters.checkpoint = counters.max_seq_no + 1
+            add_op((op_id, index_id, shard, seq_no, _INDEX, doc_id, write_time, source))
+            was = prior[doc_id] = was_of(doc_id)
+            final[doc_id] = (index_id, doc_id, shard, seq_no, op_id, scope, generation)
+            if was is None:
+                counters.doc_delta += 1
+                add_item(BulkItem(doc_id, shard, seq_no, _CREATED))
+            else:
+                add_item(BulkItem(doc_id, shard, seq_no, _UPDATED))
+            op_id += 1
+            size += len(source)
+        self._next_op_id = op_id
+        return items, size
 
     def drop(self, doc_id: str) -> None:
         """drop removes a document that exists (see :attr:`current`)."""

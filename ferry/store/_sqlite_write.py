@@ -202,10 +202,21 @@ def bulk(
             index, checked = prepare(conn, name, ops, stamp, limits)
         check_fence(conn, fence)
         changes = DocChanges(conn, index)
-        changes.load({p.id for p in checked})
+        ids = {p.id for p in checked}
+        changes.load(ids)
         write_time = time.time()
         scope, generation = (None, None) if stamp is None else (stamp.scope, stamp.generation)
         text_fields = changes.text_fields
+        if (
+            len(ids) == len(checked)
+            and not text_fields
+            and all(p.source is not None for p in checked)
+        ):
+            # The usual bulk (a sync's batch): new versions of different documents.
+            result = BulkResult(*changes.index_all(checked, write_time, scope, generation))
+            changes.flush()
+            changes.save_counters()
+            return result
         index_doc = changes.index_doc
         items: list[BulkItem] = []
         append = items.append

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
-from typing import Any
+from typing import Any, NamedTuple
 
 NO_OPS = -1
 """seq_no value of a shard with no operations yet (as in CCR)."""
@@ -180,9 +180,12 @@ class ItemResult(StrEnum):
     NOT_FOUND = "not_found"
 
 
-@dataclass(frozen=True)
-class BulkItem:
-    """BulkItem is the outcome of one op: its shard and seq_no (NO_OPS for a no-op)."""
+class BulkItem(NamedTuple):
+    """BulkItem is the outcome of one op: its shard and seq_no (NO_OPS for a no-op).
+
+    A named tuple, not a dataclass: a bulk makes one per op, and a tuple is made in
+    half the time.
+    """
 
     id: str
     shard: int

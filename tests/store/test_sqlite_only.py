@@ -73,15 +73,19 @@ async def test_a_file_from_a_newer_ferry_is_refused(db_path: Path) -> None:
 
 
 WRITER = """
-import asyncio, sys
+import asyncio, os, sys, time
 from ferry.store import IndexOp, open_store
 
-async def main(url, name, batches, size):
+async def main(url, name, batches, size, go):
     async with open_store(url) as store:
+        print("ready", flush=True)
+        deadline = time.monotonic() + 60
+        while not os.path.exists(go) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)  # every writer starts at once: their turns interleave
         for b in range(batches):
             await store.bulk("hot", [IndexOp(f"{name}-{b}-{i}", {"by": name}) for i in range(size)])
 
-asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]))
 """
 
 
@@ -90,6 +94,7 @@ async def test_processes_sharing_the_file_number_one_shard_densely(
 ) -> None:
     await sqlite_store.create_index(IndexSpec("hot", shards=1))
     batches, size, writers = 40, 100, 3
+    go = db_path.parent / "go"
 
     procs = [
         await asyncio.create_subprocess_exec(
@@ -100,11 +105,17 @@ async def test_processes_sharing_the_file_number_one_shard_densely(
             f"p{n}",
             str(batches),
             str(size),
+            str(go),
             cwd=REPO,
+            stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         for n in range(writers)
     ]
+    for proc in procs:  # each has opened the store; now all start writing together
+        assert proc.stdout is not None
+        assert (await asyncio.wait_for(proc.stdout.readline(), 60)).strip() == b"ready"
+    go.touch()
     # Writes from this process too, interleaved with theirs.
     for b in range(batches):
         await sqlite_store.bulk("hot", [IndexOp(f"here-{b}-{i}", {}) for i in range(size)])

@@ -503,20 +503,24 @@ class _Work:
     async def _stream_once(self, items: AsyncIterator[isolation.Item]) -> None:
         settings = self.ctx.settings
         revoked = self.runner.revoked
+        # Bound once: this loop runs for every document (the batch list is only ever
+        # emptied in place, see _flush).
+        counters, batch, batch_docs = self.counters, self.batch, settings.batch_docs
+        includes = self.rules.includes if self.rules else None
         async for item in items:
             if revoked.is_set():
                 raise Revoked
             if isinstance(item, Document):
-                self.counters.docs_seen += 1
-                if not self.rules or self.rules.includes(item.source):
-                    self.batch.append(IndexOp(item.id, item.source))
+                counters.docs_seen += 1
+                if includes is None or includes(item.source):
+                    batch.append(IndexOp(item.id, item.source))
                 elif not self.full:
                     # Excluded now: if an earlier sync indexed it, it must go. (A FULL
                     # job's sweep removes it, since this job does not re-write it.)
-                    self.batch.append(DeleteOp(item.id))
+                    batch.append(DeleteOp(item.id))
             elif isinstance(item, Delete):
-                self.counters.docs_seen += 1
-                self.batch.append(DeleteOp(item.id))
+                counters.docs_seen += 1
+                batch.append(DeleteOp(item.id))
             elif isinstance(item, Checkpoint):
                 await self._flush()
                 self.cursor = dict(item.cursor)
@@ -529,7 +533,7 @@ class _Work:
                 if due:
                     await self._commit()
                 continue
-            if len(self.batch) >= settings.batch_docs:
+            if len(batch) >= batch_docs:
                 await self._flush()
         if revoked.is_set():
             raise Revoked

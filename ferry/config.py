@@ -29,13 +29,35 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass(frozen=True, kw_only=True)
-class ServiceConfig:
-    """ServiceConfig holds what every Ferry service needs."""
+class EtcdSettings:
+    """EtcdSettings say how to reach a cluster's etcd: every service and ``ferry backup``."""
 
     etcd_endpoints: str = "127.0.0.1:2379"
     """Comma-separated etcd client endpoints (host:port)."""
     etcd_prefix: str = "/ferry"
     """Root of Ferry's keys in etcd; clusters sharing one etcd use different roots."""
+    etcd_ca_file: str = ""
+    """PEM CA bundle of etcd's server certificate; set, etcd is dialled over TLS."""
+    etcd_cert_file: str = ""
+    """PEM client certificate for etcd (when etcd requires client certificates)."""
+    etcd_key_file: str = ""
+    """PEM private key of ``etcd_cert_file``."""
+
+    def __post_init__(self) -> None:
+        _pair(self, "etcd_cert_file", "etcd_key_file")
+
+
+def _pair(config: object, cert: str, key: str) -> None:
+    """_pair: a certificate and its key are set together or not at all."""
+    if bool(getattr(config, cert)) != bool(getattr(config, key)):
+        missing = key if getattr(config, cert) else cert
+        raise InvalidArgument.field(missing, f"{cert} and {key} go together")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceConfig(EtcdSettings):
+    """ServiceConfig holds what every Ferry service needs."""
+
     listen: str = "127.0.0.1:0"
     """Address the gRPC server binds, host:port (port 0 picks a free one)."""
     advertise: str = ""
@@ -69,12 +91,6 @@ class ServiceConfig:
     tls_ca_file: str = ""
     """PEM CA bundle this process trusts when it calls other Ferry services over TLS: those of
     its own cluster (when it serves TLS itself) and remote clusters added with ``tls``."""
-    etcd_ca_file: str = ""
-    """PEM CA bundle of etcd's server certificate; set, etcd is dialled over TLS."""
-    etcd_cert_file: str = ""
-    """PEM client certificate for etcd (when etcd requires client certificates)."""
-    etcd_key_file: str = ""
-    """PEM private key of ``etcd_cert_file``."""
     auth_tokens_file: str = ""
     """YAML file of API tokens and their roles (admin, operator, viewer), reloaded on change;
     set, every RPC but health and reflection needs a bearer token."""
@@ -83,6 +99,7 @@ class ServiceConfig:
     ``${env:NAME}`` / ``${file:PATH}`` reference."""
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if not 2.0 <= self.lease_ttl <= 3600.0:
             raise InvalidArgument.field(
                 "lease_ttl", f"must be between 2 and 3600 s, got {self.lease_ttl}"
@@ -93,11 +110,7 @@ class ServiceConfig:
             )
         if self.grace_period < 0:
             raise InvalidArgument.field("grace_period", "must not be negative")
-        for cert, key in (("tls_cert_file", "tls_key_file"), ("etcd_cert_file", "etcd_key_file")):
-            if bool(getattr(self, cert)) != bool(getattr(self, key)):
-                raise InvalidArgument.field(
-                    key if getattr(self, cert) else cert, f"{cert} and {key} go together"
-                )
+        _pair(self, "tls_cert_file", "tls_key_file")
         if self.tls_client_ca_file and not self.tls_cert_file:
             raise InvalidArgument.field(
                 "tls_cert_file", "mutual TLS (tls_client_ca_file) needs the server's certificate"
@@ -179,28 +192,14 @@ class ReplicatorConfig(ServiceConfig):
 
 
 @dataclass(frozen=True, kw_only=True)
-class BackupConfig:
+class BackupConfig(EtcdSettings):
     """BackupConfig says which cluster ``ferry backup`` reads and ``ferry restore`` writes."""
 
-    etcd_endpoints: str = "127.0.0.1:2379"
-    """Comma-separated etcd client endpoints (host:port)."""
-    etcd_prefix: str = "/ferry"
-    """Root of the cluster's keys in etcd."""
     store_url: str = ""
     """The cluster's index store (``sqlite:///...`` or ``postgresql://...``); required."""
-    etcd_ca_file: str = ""
-    """PEM CA bundle of etcd's server certificate; set, etcd is dialled over TLS."""
-    etcd_cert_file: str = ""
-    """PEM client certificate for etcd (when etcd requires client certificates)."""
-    etcd_key_file: str = ""
-    """PEM private key of ``etcd_cert_file``."""
 
     def __post_init__(self) -> None:
-        if bool(self.etcd_cert_file) != bool(self.etcd_key_file):
-            raise InvalidArgument.field(
-                "etcd_key_file" if self.etcd_cert_file else "etcd_cert_file",
-                "etcd_cert_file and etcd_key_file go together",
-            )
+        super().__post_init__()
         if not self.store_url:
             raise InvalidArgument.field("store_url", "is required (the cluster's index store)")
         if not self.etcd_prefix.startswith("/") or self.etcd_prefix.endswith("/"):

@@ -24,7 +24,7 @@ from typing import Any
 import grpc
 
 from ferry import auth, secrets, telemetry
-from ferry.config import BackupConfig, ServiceConfig
+from ferry.config import EtcdSettings, ServiceConfig
 from ferry.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
@@ -222,7 +222,7 @@ class Security:
         return channel(target, tls=self.client_tls, token=self.token, options=options)
 
 
-def etcd_tls(config: ServiceConfig | BackupConfig) -> ClientTls | None:
+def etcd_tls(config: EtcdSettings) -> ClientTls | None:
     """etcd_tls is how this process dials etcd: TLS when ``etcd_ca_file`` is set (or a client
     certificate is), else None (plaintext)."""
     if not (config.etcd_ca_file or config.etcd_cert_file):

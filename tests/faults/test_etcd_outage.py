@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import grpc
 import pytest
@@ -18,14 +17,6 @@ from tests.helpers import NOT_SERVING, SERVING, ServiceProcess, health_status, w
 pytestmark = pytest.mark.faults
 
 TTL = 3.0
-
-
-@pytest.fixture
-def own_etcd(tmp_path: Path) -> Iterator[EmbeddedEtcd]:
-    server = EmbeddedEtcd(tmp_path / "etcd").start()
-    yield server
-    os.kill(server.pid, signal.SIGCONT)
-    server.stop()
 
 
 def test_health_follows_etcd_and_members_come_back(

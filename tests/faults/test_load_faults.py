@@ -13,7 +13,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,15 +29,6 @@ pytestmark = pytest.mark.faults
 
 TTL = 3.0
 OUTAGE = float(os.environ.get("FERRY_FAULT_OUTAGE_SECONDS", "8"))
-
-
-@pytest.fixture
-def own_etcd(tmp_path: Path) -> Iterator[EmbeddedEtcd]:
-    """own_etcd is an etcd this test may stop without touching any other test."""
-    server = EmbeddedEtcd(tmp_path / "etcd").start()
-    yield server
-    os.kill(server.pid, signal.SIGCONT)
-    server.stop()
 
 
 def _settled(read: Callable[[], int]) -> int:

@@ -625,10 +625,6 @@ def wakes(keys: Keys, event: aetcd.rtypes.Event) -> bool:
     return not records.progress_only(event.prev_kv.value, event.kv.value)
 
 
-MIN_PAUSE = 0.005
-"""MIN_PAUSE is the shortest wait between two passes of the scheduler."""
-
-
 def scheduler_loop(
     registry: Registry, *, interval: float = 1.0, min_pause: float = 0.05
 ) -> ManagementLoop:
@@ -659,9 +655,8 @@ def scheduler_loop(
                 decision = await asyncio.to_thread(_decide, planner, state)
                 if decision.changes:
                     await apply(client, decision.changes, leadership.election.guard())
-                took = time.monotonic() - started
                 metrics.SCHEDULER_PASSES.inc()
-                metrics.SCHEDULER_PASS.observe(took)
+                metrics.SCHEDULER_PASS.observe(time.monotonic() - started)
                 metrics.TASK_ASSIGNMENTS.inc(decision.assigned)
                 if decision.assigned or decision.revoked:
                     log.info(
@@ -671,11 +666,7 @@ def scheduler_loop(
                 if listener.done():
                     listener.result()  # a broken watch ends the loop; the supervisor restarts it
                 await wait_event(changed, interval)
-                # Let a burst of changes gather before the next pass: as long as the pass
-                # took (the leader works at most half the time), at most min_pause. A small
-                # cluster's passes take milliseconds, so a job's steps (plan, assign, sweep,
-                # complete) follow each other without 50 ms waits.
-                await asyncio.sleep(min(min_pause, max(MIN_PAUSE, took)))
+                await asyncio.sleep(min_pause)
         finally:
             metrics.LEADER.set(0)
             metrics.JOBS.clear()  # only the leader reports the cluster's jobs and tasks

@@ -40,8 +40,9 @@ from services.replicator.leader_leases import renew_lease
 log = logging.getLogger(__name__)
 
 POLL_INTERVAL = 0.05
-"""POLL_INTERVAL is how often a caught-up stream reads the shard's checkpoint to see new
-operations: the most an operation waits before a long poll answers with it."""
+"""POLL_INTERVAL is how often a caught-up stream reads the shard again to see new operations:
+the most an operation waits before a long poll answers with it. The read itself is the check
+(not shard_stats, which on PostgreSQL counts every shard's documents)."""
 INDEX_CHECK_INTERVAL = 1.0
 """INDEX_CHECK_INTERVAL is how often a stream without credit checks that its index still
 exists: a follower whose buffer is full learns of a deleted leader index without granting."""
@@ -173,8 +174,9 @@ class ReadStream:
         return taken
 
     async def _poll(self) -> list[Operation] | None:
-        """_poll returns the next operations, waiting up to read_poll_timeout for some: []
-        when none came in time, None when the follower closed its side or a task failed."""
+        """_poll returns the next operations, reading again every POLL_INTERVAL for up to
+        read_poll_timeout while there are none: [] when none came in time, None when the
+        follower closed its side or a task failed."""
         loop = asyncio.get_running_loop()
         wait = self.start.read_poll_timeout
         if self._last_empty:
@@ -184,16 +186,12 @@ class ReadStream:
             ops = await self._read()
             if ops:
                 return ops
-            while True:  # caught up: watch the checkpoint
-                left = deadline - loop.time()
-                if left <= 0:
-                    return []
-                if self._ended.is_set() or await wait_event(self._ended, min(POLL_INTERVAL, left)):
-                    self._raise_failure()
-                    return None
-                stats = await self._store.shard_stats(self.start.leader_index)
-                if stats[self.start.shard].global_checkpoint >= self.next_seq_no:
-                    break
+            left = deadline - loop.time()
+            if left <= 0:
+                return []
+            if self._ended.is_set() or await wait_event(self._ended, min(POLL_INTERVAL, left)):
+                self._raise_failure()
+                return None
 
     async def _index(self) -> IndexInfo:
         """_index reads the leader index; NotFound when it is gone, or deleted and created

@@ -323,6 +323,29 @@ async def test_long_poll_answers_as_soon_as_an_operation_is_written(
     assert message.leader_global_checkpoint == 0
 
 
+async def test_long_poll_reads_the_shard_not_its_stats(
+    store: Store, open_stream: OpenStream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # shard_stats counts every shard's documents on PostgreSQL: a caught-up stream polls
+    # with the read itself, and reads the stats once for the message it answers with.
+    stats_calls = 0
+    shard_stats = store.shard_stats
+
+    async def counting(index: str) -> Any:
+        nonlocal stats_calls
+        stats_calls += 1
+        return await shard_stats(index)
+
+    monkeypatch.setattr(store, "shard_stats", counting)
+    stream = await open_stream(schema_version=1, poll=0.5)
+    await stream.credit(10, 10**9)
+
+    message = await stream.next()
+
+    assert list(message.operations) == [] and message.leader_global_checkpoint == -1
+    assert stats_calls == 1
+
+
 # History trimmed, NOT_FOUND and bad requests --------------------------------------------------
 
 

@@ -12,6 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ferry import etcd, logs, telemetry
 from ferry.config import ServiceConfig
@@ -26,6 +27,26 @@ from ferry.store import Store, open_store
 log = logging.getLogger(__name__)
 
 Registration = tuple[Callable[[Any, Any], None], Any, str]
+
+
+async def start_store(store: Store, url: str) -> None:
+    """start_store opens ``store`` (built from ``url``); a driver's own error (OSError,
+    sqlite3, asyncpg) becomes Unavailable naming store_url and the URL, password hidden."""
+    try:
+        await store.start()
+    except FerryError:
+        raise
+    except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
+        where = _without_password(url)
+        raise Unavailable(f"store_url: cannot open the index store {where}: {exc}") from exc
+
+
+def _without_password(url: str) -> str:
+    """_without_password is url fit for a log line: its password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 class MemberProcess:
@@ -77,12 +98,7 @@ class MemberProcess:
     async def start(self) -> None:
         await self.metrics.start()
         if self.store is not None:
-            try:
-                await self.store.start()
-            except FerryError:
-                raise
-            except Exception as exc:  # any driver's error, re-raised in Ferry's vocabulary
-                raise Unavailable(f"store_url: cannot open the index store: {exc}") from exc
+            await start_store(self.store, self.config.store_url)
         for register, servicer, name in self.servicers():
             self.server.add(register, servicer, name)
         await self.server.start()

@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from urllib.parse import urlsplit, urlunsplit
 
 from ferry import etcd, logs, telemetry
 from ferry.config import CoordinatorConfig
 from ferry.connectors import Registry, load_registry
-from ferry.errors import FerryError, Unavailable
 from ferry.etcd import Keys
 from ferry.member import Membership, encode_info, now_timestamp
 from ferry.metrics import MetricsServer
+from ferry.process import start_store
 from ferry.security import Security, etcd_tls
 from ferry.server import GrpcServer, HealthMonitor, ReadOnlyInterceptor, run_service
 from ferry.store import Store, open_store
@@ -165,7 +164,8 @@ class Coordinator:
         """start opens the index store, serves the API, applies the connectors file,
         registers and campaigns."""
         await self.metrics.start()
-        await self._open_index_store()
+        if self.index_store is not None:
+            await start_store(self.index_store, self.config.store_url)
         await self.server.start()
         self.info.address = self.config.advertise or self.server.address
         if self.declarative is not None:
@@ -177,17 +177,6 @@ class Coordinator:
             "coordinator serving",
             extra={"address": self.info.address, "id": self.id, "read_only": self.config.read_only},
         )
-
-    async def _open_index_store(self) -> None:
-        if self.index_store is None:
-            return
-        try:
-            await self.index_store.start()
-        except FerryError:
-            raise
-        except Exception as exc:  # any driver's error (OSError, sqlite3, asyncpg), re-raised
-            where = _without_password(self.config.store_url)
-            raise Unavailable(f"store_url: cannot open the index store {where}: {exc}") from exc
 
     async def _apply_file_at_start(self, within: float = 30.0) -> None:
         assert self.declarative is not None
@@ -230,14 +219,6 @@ class Coordinator:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
-
-
-def _without_password(url: str) -> str:
-    """_without_password is url fit for a log line: its password replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
 
 
 async def serve(config: CoordinatorConfig) -> None:

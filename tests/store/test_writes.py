@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import Counter
+from contextlib import closing
+
+import pytest
 
 from ferry.store import (
     NO_OPS,
     BulkItem,
     DeleteOp,
     Document,
+    FieldKind,
     IndexOp,
     IndexSpec,
     ItemResult,
     OpKind,
+    Query,
+    Schema,
+    Stamp,
     Store,
     shard_for,
 )
 from ferry.store.model import encode_source
 from tests.store.conftest import OpenStore
-from tests.store.support import all_operations, decoded, docs
+from tests.store.support import all_operations, contents, decoded, docs
 
 
 async def test_bulk_returns_one_item_per_op_in_order(store: Store) -> None:
@@ -183,3 +191,69 @@ async def test_instances_on_one_store_see_each_others_writes(
     a = await store.get("orders", "a")
     assert a is not None and a.source == {"by": "other"}
     assert await other.count("orders") == 2
+
+
+@pytest.mark.parametrize("text", [False, True], ids=["plain", "full-text"])
+async def test_a_plain_bulk_writes_what_the_same_ops_write_among_others(
+    store: Store, store_url: str, text: bool
+) -> None:
+    """A bulk of new versions of distinct ids (SQLite writes it in one loop) leaves the same
+    items, history, counters, documents, full text and generations as the same ops in a
+    bulk that also holds a no-op delete (written op by op, as any bulk may be)."""
+    schema = Schema({"title": FieldKind.TEXT}) if text else Schema()
+    old, new = Stamp("s", 1), Stamp("s", 2)
+    for name in ("plain", "general"):
+        await store.create_index(IndexSpec(name, shards=3, schema=schema))
+        seed = [IndexOp(f"d{i}", {"title": f"old {i}", "n": i}) for i in range(20)]
+        await store.bulk(name, seed, stamp=old)
+        await store.bulk(name, [IndexOp("d19", {"title": "older", "n": -1})], stamp=old)
+        # Trimming d19's first version moves min_retained in its shard above the ops of
+        # d10..d18 there: replacing those drops them at once.
+        assert await store.trim_history(name) == 1
+    ops = [IndexOp(f"d{i}", {"title": f"new {i}", "n": i}) for i in range(10, 30)]
+
+    plain = await store.bulk("plain", ops, stamp=new)
+    general = await store.bulk("general", [*ops, DeleteOp("absent")], stamp=new)
+
+    absent = BulkItem("absent", shard_for("absent", 3), NO_OPS, ItemResult.NOT_FOUND)
+    assert general.items[-1] == absent
+    assert plain.items == general.items[:-1]
+    assert Counter(i.result for i in plain.items) == {"updated": 10, "created": 10}
+    assert (
+        plain.source_bytes == general.source_bytes == sum(len(encode_source(o.source)) for o in ops)
+    )
+    stats = await store.shard_stats("plain")
+    assert stats == await store.shard_stats("general")
+    assert sum(s.docs for s in stats) == 30
+    for s in stats:
+        histories = [
+            [
+                (o.seq_no, o.kind, o.id, o.source)
+                for o in await all_operations(store, name, s.shard, s.min_retained_seq_no)
+            ]
+            for name in ("plain", "general")
+        ]
+        assert histories[0] == histories[1]
+    assert sum(s.min_retained_seq_no > 0 for s in stats) == 1, "d19's shard was trimmed"
+    assert await contents(store, "plain") == await contents(store, "general")
+    if text:
+        for words, hits in (("new", 20), ("old", 10), ("older", 0)):
+            found = [await store.count(name, Query(match=words)) for name in ("plain", "general")]
+            assert found == [hits, hits], words
+    if store_url.startswith("sqlite:///"):
+        # No read shows the history rows below min_retained (dropped when superseded there).
+        with closing(sqlite3.connect(store_url.removeprefix("sqlite:///"))) as conn:
+            rows = dict(
+                conn.execute(
+                    "SELECT i.name, count(*) FROM ops o JOIN indices i ON i.id = o.index_id"
+                    " GROUP BY i.name"
+                ).fetchall()
+            )
+        trimmed = shard_for("d19", 3)
+        dropped = sum(shard_for(f"d{i}", 3) == trimmed for i in range(10, 19))
+        assert dropped > 0
+        assert rows["plain"] == rows["general"] == 21 - 1 + 20 - dropped
+    # The generation each document was written in: a sweep below the new one removes
+    # the ten documents the bulk did not write.
+    assert await store.sweep("plain", new) == await store.sweep("general", new) == 10
+    assert await contents(store, "plain") == await contents(store, "general")

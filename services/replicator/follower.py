@@ -252,7 +252,7 @@ class ShardFollower:
             stats.last_bootstrap_time.FromNanoseconds(
                 int(self.shard_record.last_bootstrap_time * 1e9)
             )
-        stats.fencing_token.scope = self.claim.key
+        stats.fencing_token.scope = self.fence.scope
         stats.fencing_token.token = self.claim.token
         return stats
 

@@ -721,6 +721,8 @@ def test_stats_come_from_the_replicator_holding_each_shard_and_unfollow_ends_it(
     assert {s.replicator_id for s in shards} == {replicator.member_id}
     assert [s.shard for s in shards] == [0, 1]
     assert all(s.fencing_token.token > 0 and s.bootstraps == 1 for s in shards)
+    # The store fence's scope, as the coordinator fills in for a shard nobody reports.
+    assert [s.fencing_token.scope for s in shards] == ["follow/orders/0", "follow/orders/1"]
     assert sum(s.follower_global_checkpoint + 1 for s in shards) == 40
     assert len(leader.run(lambda store: store.retention_leases("orders"))) == 2
 

@@ -65,22 +65,20 @@ async def backup(config: BackupConfig, directory: str | os.PathLike[str]) -> Man
     created = datetime.now(UTC).isoformat(timespec="seconds")
     async with _etcd(config) as client:
         # etcd before the store: see the module docstring.
-        revision, written, skipped = await dump_keys(
-            client, config.etcd_prefix, partial / KEYS_FILE
-        )
-        await save_snapshot(client, partial / SNAPSHOT_FILE)
+        dump = await dump_keys(client, config.etcd_prefix, partial / KEYS_FILE)
+        snapshot = await save_snapshot(client, partial / SNAPSHOT_FILE)
     copy = await backup_store(config.store_url, partial)
-    names = (KEYS_FILE, SNAPSHOT_FILE, *copy.files)
-    sums = await asyncio.to_thread(lambda: {name: checksum(partial / name) for name in names})
+    # The etcd files were summed as they were written; the store's files are read back.
+    store_sums = await asyncio.to_thread(lambda: {n: checksum(partial / n) for n in copy.files})
     manifest = Manifest(
         ferry_version=VERSION,
         created=created,
         etcd_prefix=config.etcd_prefix,
-        etcd_revision=revision,
-        etcd_keys=written,
-        etcd_leased_keys_skipped=skipped,
+        etcd_revision=dump.revision,
+        etcd_keys=dump.keys,
+        etcd_leased_keys_skipped=dump.leased_skipped,
         store=copy,
-        files=sums,
+        files={KEYS_FILE: dump.file, SNAPSHOT_FILE: snapshot, **store_sums},
     )
     await asyncio.to_thread(_publish, target, partial, manifest)
     return manifest
@@ -97,12 +95,7 @@ async def restore(
     """
     source = Path(directory)
     manifest = await asyncio.to_thread(read_verified, source)
-    keys_file = source / KEYS_FILE
-    running = await asyncio.to_thread(_running_jobs, keys_file)
-    generations: dict[str, int] = {}
-    for job in running.values():
-        scope = records.stamp_scope(job.connector)
-        generations[scope] = max(generations.get(scope, 0), job.generation)
+    items, generations = await asyncio.to_thread(_keys_to_load, source / KEYS_FILE)
     async with _etcd(config) as client:
         await _refuse_running(client, Keys(config.etcd_prefix))
         existing = await count_keys(client, config.etcd_prefix)
@@ -118,18 +111,8 @@ async def restore(
         )
         if existing:
             await delete_keys(client, config.etcd_prefix)
-
-        def renumber(key: str, value: bytes) -> bytes:
-            job = running.get(key)
-            if job is None:
-                return value
-            job.generation = CURRENT_GENERATION
-            return records.encode(job)
-
         # Jobs planned from now on get the revision as generation: above CURRENT.
-        await load_keys(
-            client, config.etcd_prefix, keys_file, renumber, min_revision=CURRENT_GENERATION + 1
-        )
+        await load_keys(client, config.etcd_prefix, items, min_revision=CURRENT_GENERATION + 1)
     return manifest
 
 
@@ -163,17 +146,23 @@ async def _refuse_running(client: aetcd.Client, keys: Keys) -> None:
         )
 
 
-def _running_jobs(keys_file: Path) -> dict[str, records.pb.Job]:
-    """_running_jobs is every job of the dump planned and not finished at backup time, by
-    key (relative to the prefix): the jobs whose generation is renumbered."""
+def _keys_to_load(keys_file: Path) -> tuple[list[tuple[str, bytes]], dict[str, int]]:
+    """_keys_to_load reads the dump (blocking): every key (relative to the prefix) with the
+    value to load, and the generation of the jobs planned and not finished at backup time,
+    by stamp scope. Those jobs' records get CURRENT_GENERATION instead."""
     jobs = Keys("").jobs()
-    running = {}
+    items: list[tuple[str, bytes]] = []
+    generations: dict[str, int] = {}
     for key, value in read_dump(keys_file):
         if key.startswith(jobs):
             job = records.decode_job(value)
             if job.generation and job.state not in TERMINAL_JOB:
-                running[key] = job
-    return running
+                scope = records.stamp_scope(job.connector)
+                generations[scope] = max(generations.get(scope, 0), job.generation)
+                job.generation = CURRENT_GENERATION
+                value = records.encode(job)
+        items.append((key, value))
+    return items, generations
 
 
 def _prepare(target: Path, partial: Path) -> None:

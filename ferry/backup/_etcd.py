@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aetcd
 from aetcd import rpc
 
+from ferry.backup._manifest import FileSum, SummedFile
 from ferry.errors import FailedPrecondition
 from ferry.etcd import prefix_end
 from ferry.etcd.client import range_request
@@ -44,12 +46,23 @@ def _range(root: str, start: bytes = b"", *, revision: int = 0, count_only: bool
     )
 
 
-async def dump_keys(client: aetcd.Client, root: str, path: Path) -> tuple[int, int, int]:
-    """dump_keys writes the keys under ``root`` that have no lease; returns the revision
-    they were read at, how many were written and how many lease-bound keys were left out."""
+@dataclass(frozen=True)
+class KeyDump:
+    """KeyDump is what :func:`dump_keys` wrote."""
+
+    revision: int
+    """The revision every key was read at."""
+    keys: int
+    leased_skipped: int
+    """Lease-bound keys left out."""
+    file: FileSum
+
+
+async def dump_keys(client: aetcd.Client, root: str, path: Path) -> KeyDump:
+    """dump_keys writes the keys under ``root`` that have no lease into ``path``."""
     revision = written = skipped = 0
     start = b""
-    out = await asyncio.to_thread(open, path, "w", encoding="utf-8")
+    out = await asyncio.to_thread(SummedFile, path)
     try:
         while True:
             page = await range_request(client, _range(root, start, revision=revision))
@@ -63,19 +76,20 @@ async def dump_keys(client: aetcd.Client, root: str, path: Path) -> tuple[int, i
                 value = base64.b64encode(kv.value).decode()
                 lines.append(json.dumps({"key": key, "value": value}) + "\n")
             written += len(lines)
-            await asyncio.to_thread(out.writelines, lines)
+            await asyncio.to_thread(out.write, "".join(lines).encode())
             if not page.more:
-                return revision, written, skipped
+                break
             start = page.kvs[-1].key + b"\0"
     finally:
         await asyncio.to_thread(out.close)
+    return KeyDump(revision, written, skipped, out.sum)
 
 
-async def save_snapshot(client: aetcd.Client, path: Path) -> None:
+async def save_snapshot(client: aetcd.Client, path: Path) -> FileSum:
     """save_snapshot streams etcd's Maintenance.Snapshot (the whole etcd, every prefix)
     into ``path``: the file ``etcdutl snapshot restore`` takes."""
     await client.connect()
-    out = await asyncio.to_thread(open, path, "wb")
+    out = await asyncio.to_thread(SummedFile, path)
     try:
         stream = client.maintenancestub.Snapshot(
             rpc.SnapshotRequest(), timeout=SNAPSHOT_TIMEOUT, metadata=client.metadata
@@ -84,6 +98,7 @@ async def save_snapshot(client: aetcd.Client, path: Path) -> None:
             await asyncio.to_thread(out.write, chunk.blob)
     finally:
         await asyncio.to_thread(out.close)
+    return out.sum
 
 
 async def count_keys(client: aetcd.Client, root: str) -> int:
@@ -114,27 +129,23 @@ def read_dump(path: Path) -> Iterator[tuple[str, bytes]]:
 async def load_keys(
     client: aetcd.Client,
     root: str,
-    path: Path,
-    transform: Callable[[str, bytes], bytes],
+    items: Sequence[tuple[str, bytes]],
     *,
     min_revision: int = 0,
-) -> int:
-    """load_keys puts every key of the dump under ``root``, ``transform(key, value)``
-    (key relative to the prefix) deciding each value; returns how many. When etcd's
-    revision is below ``min_revision`` afterwards, the last key is put again until it is
-    not."""
-    items = await asyncio.to_thread(
-        lambda: [(root + key, transform(key, value)) for key, value in read_dump(path)]
-    )
+) -> None:
+    """load_keys puts every (key relative to the prefix, value) under ``root``. When
+    etcd's revision is below ``min_revision`` afterwards, the last key is put again until
+    it is not."""
     tx = client.transactions
     revision = 0
     for start in range(0, len(items), TXN_OPS):
         chunk = items[start : start + TXN_OPS]
-        revision = await _commit(client, [tx.put(key.encode(), value) for key, value in chunk])
+        revision = await _commit(
+            client, [tx.put((root + key).encode(), value) for key, value in chunk]
+        )
     while items and revision < min_revision:
         key, value = items[-1]
-        revision = await _commit(client, [tx.put(key.encode(), value)])
-    return len(items)
+        revision = await _commit(client, [tx.put((root + key).encode(), value)])
 
 
 async def _commit(client: aetcd.Client, ops: list[object]) -> int:

@@ -74,6 +74,29 @@ class Manifest:
         )
 
 
+class SummedFile:
+    """SummedFile writes a new file and sums what it writes, so that a file written from
+    memory is not read again for its checksum (blocking: call it in a thread)."""
+
+    def __init__(self, path: Path) -> None:
+        self._file = open(path, "wb")
+        self._digest = hashlib.sha256()
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        self._file.write(data)
+        self._digest.update(data)
+        self._size += len(data)
+
+    def close(self) -> None:
+        self._file.close()
+
+    @property
+    def sum(self) -> FileSum:
+        """sum is the size and SHA-256 of what was written so far."""
+        return FileSum(self._size, self._digest.hexdigest())
+
+
 def checksum(path: Path) -> FileSum:
     """checksum reads a file through (blocking: call it in a thread)."""
     digest = hashlib.sha256()

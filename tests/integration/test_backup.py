@@ -19,6 +19,7 @@ from ferry.backup import (
     SNAPSHOT_FILE,
     BackupInvalid,
     backup,
+    read_verified,
     restore,
 )
 from ferry.cli.up import embedded_etcd
@@ -82,6 +83,9 @@ async def test_backup_then_restore_into_a_fresh_prefix_and_store(
     assert manifest.etcd_prefix == keys.root and manifest.etcd_revision > 0
     assert [(i.name, i.docs) for i in manifest.store.indices] == [("c1", 50)]
     assert json.loads((out / MANIFEST).read_text())["files"][SQLITE_FILE]["sha256"]
+    # Every file's size and SHA-256 (the etcd files' summed while they were written) hold.
+    assert set(manifest.files) == {KEYS_FILE, SNAPSHOT_FILE, SQLITE_FILE}
+    assert await asyncio.to_thread(read_verified, out) == manifest
     # The snapshot is one etcdutl can restore from.
     status = await asyncio.to_thread(
         subprocess.run,

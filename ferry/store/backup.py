@@ -79,18 +79,13 @@ class StoreCopy:
     columns: Mapping[str, Sequence[str]]
 
 
-def store_kind(url: str) -> str:
-    """store_kind is "sqlite" or "postgresql"; InvalidArgument (store_url) for another URL."""
-    return "sqlite" if isinstance(open_store(url), SqliteStore) else "postgresql"
-
-
 async def backup_store(url: str, directory: Path) -> StoreCopy:
     """backup_store writes a consistent copy of the store into ``directory``."""
     store = open_store(url)
     if isinstance(store, SqliteStore):
         indices = await asyncio.to_thread(_sqlite_backup, store.path, directory / SQLITE_FILE)
         return StoreCopy("sqlite", (SQLITE_FILE,), tuple(indices), {})
-    (directory / POSTGRES_DIR).mkdir()
+    await asyncio.to_thread((directory / POSTGRES_DIR).mkdir)
     return await _postgres_backup(url, directory)
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ferry.backup import Manifest, backup, read_verified, restore
-from ferry.cli.client import EXIT_USAGE, CommandError
+from ferry.cli.client import CommandError, usage_error
 from ferry.config import BackupConfig, load
 from ferry.errors import FerryError
 from ferry.etcd import EmbeddedEtcd
@@ -41,34 +41,35 @@ def _flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _config(args: argparse.Namespace, *, restoring: bool = False) -> BackupConfig:
+def _config(args: argparse.Namespace, up_etcd: EmbeddedEtcd | None) -> BackupConfig:
     flags = {
-        "etcd_endpoints": args.etcd_endpoints,
+        "etcd_endpoints": up_etcd.endpoint if up_etcd else args.etcd_endpoints,
         "etcd_prefix": args.etcd_prefix,
         "store_url": args.store_url,
         "etcd_ca_file": args.etcd_ca_file,
         "etcd_cert_file": args.etcd_cert_file,
         "etcd_key_file": args.etcd_key_file,
     }
-    if args.data_dir:
+    if args.data_dir and not flags["store_url"]:
         from ferry.cli.up import default_store_url
 
-        data_dir = Path(args.data_dir).resolve()
-        flags["store_url"] = flags["store_url"] or default_store_url(data_dir)
-        if not flags["etcd_endpoints"]:
-            flags["etcd_endpoints"] = _up_etcd(data_dir, create=restoring).endpoint
+        flags["store_url"] = default_store_url(Path(args.data_dir).resolve())
     try:
         return load(BackupConfig, flags=flags, env=os.environ)
     except FerryError as exc:
-        raise CommandError(f"error: {exc.message}", exit_code=EXIT_USAGE) from exc
+        raise usage_error(exc.message) from exc
 
 
-def _up_etcd(data_dir: Path, *, create: bool) -> EmbeddedEtcd:
-    """_up_etcd is the embedded etcd of a ``ferry up`` data dir (created when restoring)."""
+def _up_etcd(args: argparse.Namespace, *, create: bool) -> EmbeddedEtcd | None:
+    """_up_etcd is the embedded etcd of the ``ferry up`` data dir of --data-dir (created
+    when restoring), unless --etcd-endpoints names another."""
+    if not args.data_dir or args.etcd_endpoints:
+        return None
     from ferry.cli.up import embedded_etcd
 
+    data_dir = Path(args.data_dir).resolve()
     if not create and not (data_dir / "etcd" / "ports.json").exists():
-        raise CommandError(f"error: {data_dir} holds no etcd of `ferry up`", exit_code=EXIT_USAGE)
+        raise usage_error(f"{data_dir} holds no etcd of `ferry up`")
     return embedded_etcd(data_dir)
 
 
@@ -89,15 +90,14 @@ def _run(work: Callable[[], Coroutine[Any, Any, Manifest]], done: str) -> int:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = _config(args, _up_etcd(args, create=False))
     return _run(lambda: backup(config, args.dir), f"backed up into {args.dir}")
 
 
 def _restore(args: argparse.Namespace) -> int:
-    config = _config(args, restoring=True)
-    etcd = None
-    if args.data_dir and not args.etcd_endpoints:
-        etcd = _up_etcd(Path(args.data_dir).resolve(), create=True)
+    etcd = _up_etcd(args, create=True)
+    config = _config(args, etcd)
+    if etcd is not None:
         if etcd.healthy():
             etcd = None  # already running: restore into it, leave it running
         else:

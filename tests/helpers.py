@@ -74,14 +74,18 @@ def health_status(address: str, service: str = "", timeout: float = 1.0) -> int:
         return int(reply.status)
 
 
-def ferry(*args: str, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """ferry runs the ``ferry`` CLI as a child process and captures its output."""
+def ferry(
+    *args: str, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """ferry runs the ``ferry`` CLI as a child process and captures its output; ``env`` adds
+    variables to this process's environment."""
     return subprocess.run(
         [sys.executable, "-m", "ferry.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
         cwd=REPO,
+        env={**os.environ, **(env or {})},
     )
 
 

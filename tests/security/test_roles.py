@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -95,18 +93,11 @@ def test_each_role_may_do_what_it_is_for_and_no_more(
     assert _cli(coordinator, ADMIN, "connectors", "delete", "orders").returncode == 0
 
     # the token may also come from FERRY_AUTH_TOKEN, as for the services
-    via_env = subprocess.run(
-        [*_ferry_cmd(), "connectors", "list", "--coordinator", coordinator.address],
-        env={**os.environ, "FERRY_AUTH_TOKEN": VIEWER},
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    via_env = ferry(
+        "connectors", "list", "--coordinator", coordinator.address,
+        env={"FERRY_AUTH_TOKEN": VIEWER},
+    )  # fmt: skip
     assert via_env.returncode == 0, via_env.stderr
-
-
-def _ferry_cmd() -> list[str]:
-    return [sys.executable, "-m", "ferry.cli.main"]
 
 
 def test_grpcurl_needs_a_token_but_not_for_health_and_reflection(

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import grpc
@@ -89,7 +88,8 @@ def usage_error(message: str) -> CommandError:
 def add_client_options(parser: argparse.ArgumentParser) -> None:
     """add_client_options adds --coordinator and --timeout to a command that calls the coordinator.
 
-    --coordinator is left None when not given; ``main`` fills it in (FERRY_COORDINATOR).
+    --coordinator and the connection security flags are left unset when not given; ``main``
+    fills them in from FERRY_* variables (:func:`ferry.cli.main.client_settings`).
     """
     parser.add_argument(
         "--coordinator",
@@ -249,28 +249,15 @@ class Coordinator:
         return RpcFailed(code, err.details() or "", _violations(err))
 
 
-def connection_security(
-    args: argparse.Namespace, env: Mapping[str, str] | None = None
-) -> tuple[ClientTls | None, str]:
-    """connection_security is the TLS and token of a client command: its flags, else the
-    FERRY_AUTH_TOKEN and FERRY_TLS_* variables (the services' own names for them). TLS is on
-    when --use-tls (FERRY_USE_TLS) or any TLS file is given."""
-    env = os.environ if env is None else env
-
-    def setting(name: str) -> str:
-        value = getattr(args, name, None)
-        return str(value) if value else env.get(f"FERRY_{name.upper()}", "").strip()
-
-    ca, cert, key = setting("tls_ca_file"), setting("tls_cert_file"), setting("tls_key_file")
+def connection_security(args: argparse.Namespace) -> tuple[ClientTls | None, str]:
+    """connection_security is the TLS and token of a client command, from its flags (which
+    ``main`` fills from FERRY_* variables when not given). TLS is on when --use-tls or any
+    TLS file is given."""
+    ca, cert, key = (args.tls_ca_file or ""), (args.tls_cert_file or ""), (args.tls_key_file or "")
     if bool(cert) != bool(key):
         raise usage_error("--tls-cert-file and --tls-key-file go together")
-    wanted = getattr(args, "use_tls", None) or env.get("FERRY_USE_TLS", "").strip().lower() in (
-        "1",
-        "true",
-        "yes",
-    )
-    tls = ClientTls(ca, cert, key) if (wanted or ca or cert) else None
-    return tls, setting("auth_token")
+    tls = ClientTls(ca, cert, key) if (args.use_tls or ca or cert) else None
+    return tls, args.auth_token or ""
 
 
 ClientCommand = Callable[[Coordinator, argparse.Namespace], Awaitable[int]]

@@ -60,13 +60,31 @@ an unreadable spec or bulk file.
 
 
 def default_coordinator(env: Mapping[str, str] | None = None) -> str:
-    """default_coordinator is FERRY_COORDINATOR when set and not blank, else 127.0.0.1:50051.
-
-    With :func:`ferry.cli.client.connection_security` (FERRY_AUTH_TOKEN, FERRY_TLS_*), the
-    only places the CLI reads the environment for its own settings.
-    """
+    """default_coordinator is FERRY_COORDINATOR when set and not blank, else 127.0.0.1:50051."""
     env = os.environ if env is None else env
     return env.get("FERRY_COORDINATOR", "").strip() or DEFAULT_COORDINATOR
+
+
+CLIENT_VARIABLES = ("auth_token", "tls_ca_file", "tls_cert_file", "tls_key_file")
+"""CLIENT_VARIABLES are the client settings read from FERRY_<NAME> when not given as flags
+(the services' own names for them)."""
+
+
+def client_settings(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> None:
+    """client_settings fills a client command's settings not given as flags: --coordinator
+    (:func:`default_coordinator`), those of :data:`CLIENT_VARIABLES`, and --use-tls from
+    FERRY_USE_TLS (1, true or yes).
+
+    This is the only place the CLI reads the environment for its own settings.
+    """
+    env = os.environ if env is None else env
+    if args.coordinator is None:
+        args.coordinator = default_coordinator(env)
+    for name in CLIENT_VARIABLES:
+        if not getattr(args, name):
+            setattr(args, name, env.get(f"FERRY_{name.upper()}", "").strip())
+    if not args.use_tls:
+        args.use_tls = env.get("FERRY_USE_TLS", "").strip().lower() in ("1", "true", "yes")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,8 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else EXIT_USAGE)
-    if getattr(args, "coordinator", "") is None:
-        args.coordinator = default_coordinator()
+    if hasattr(args, "coordinator"):  # a client command (ferry.cli.client.add_client_options)
+        client_settings(args)
     try:
         code: int = args.func(args)
     except CommandError as exc:

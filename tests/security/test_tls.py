@@ -103,6 +103,15 @@ def test_mutual_tls_admits_only_clients_with_a_certificate_from_the_ca(
     denied = ferry("cluster", "status", "--coordinator", address, *tls_flags, "--timeout", "3")
     assert denied.returncode == 1
     assert "cannot reach coordinator" in denied.stderr
+    from_env = ferry(
+        "cluster", "status", "--coordinator", address,
+        env={
+            "FERRY_TLS_CA_FILE": str(pki.ca.cert),
+            "FERRY_TLS_CERT_FILE": str(pki.client.cert),
+            "FERRY_TLS_KEY_FILE": str(pki.client.key),
+        },
+    )  # fmt: skip
+    assert from_env.returncode == 0, from_env.stderr
 
 
 def _served_common_name(address: str, ca: Path) -> str:

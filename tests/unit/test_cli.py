@@ -19,8 +19,10 @@ import pytest
 from google.protobuf import struct_pb2
 
 from ferry.cli import output
-from ferry.cli.main import default_coordinator
+from ferry.cli.client import CommandError, connection_security
+from ferry.cli.main import build_parser, client_settings, default_coordinator
 from ferry.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
+from ferry.security import ClientTls
 from ferry.v1 import (
     agents_pb2_grpc,
     cluster_pb2,
@@ -620,6 +622,39 @@ def test_default_coordinator() -> None:
     assert default_coordinator({}) == "127.0.0.1:50051"
     assert default_coordinator({"FERRY_COORDINATOR": "  "}) == "127.0.0.1:50051"
     assert default_coordinator({"FERRY_COORDINATOR": "coord:1"}) == "coord:1"
+
+
+def test_client_settings_come_from_flags_else_ferry_variables() -> None:
+    env = {
+        "FERRY_COORDINATOR": "coord:1",
+        "FERRY_AUTH_TOKEN": " env-token ",
+        "FERRY_TLS_CA_FILE": "/env/ca.pem",
+        "FERRY_TLS_CERT_FILE": "/env/me.pem",
+        "FERRY_TLS_KEY_FILE": "/env/me-key.pem",
+    }
+    args = build_parser().parse_args(["agents", "list", "--tls-ca-file", "/flag/ca.pem"])
+    client_settings(args, env)
+    assert args.coordinator == "coord:1"
+    assert args.auth_token == "env-token"
+    assert connection_security(args) == (
+        ClientTls("/flag/ca.pem", "/env/me.pem", "/env/me-key.pem"),
+        "env-token",
+    )
+
+    plain = build_parser().parse_args(["agents", "list", "--coordinator", "c:2"])
+    client_settings(plain, {"FERRY_AUTH_TOKEN": "t"})
+    assert plain.coordinator == "c:2"
+    assert connection_security(plain) == (None, "t")  # the token is read even with a flag
+
+    for value, tls in (("1", True), ("yes", True), ("0", False), ("", False)):
+        wanted = build_parser().parse_args(["agents", "list"])
+        client_settings(wanted, {"FERRY_USE_TLS": value})
+        assert (connection_security(wanted)[0] == ClientTls()) is tls, value
+
+    half = build_parser().parse_args(["agents", "list"])
+    client_settings(half, {"FERRY_TLS_CERT_FILE": "/env/me.pem"})
+    with pytest.raises(CommandError, match="go together"):
+        connection_security(half)
 
 
 def test_unreachable_coordinator_is_a_clear_error(

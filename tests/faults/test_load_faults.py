@@ -11,18 +11,21 @@ from __future__ import annotations
 import functools
 import os
 import signal
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from ferry.etcd import EmbeddedEtcd, Keys
+from ferry.etcd import EmbeddedEtcd, Keys, free_port
 from ferry.v1 import jobs_pb2
 from tests.e2e.paced_source import PLUGIN
 from tests.faults.test_leader_failover import leader_id
 from tests.helpers import ServiceProcess, wait_until
+from tests.scrape import Scrape, scrape_until
 from tests.sync.support import SyncCluster, index_equals_generator, operations
 
 pytestmark = pytest.mark.faults
@@ -31,26 +34,40 @@ TTL = 3.0
 OUTAGE = float(os.environ.get("FERRY_FAULT_OUTAGE_SECONDS", "8"))
 
 
-def _settled(read: Callable[[], int]) -> int:
-    """_settled is read()'s value once two reads half a second apart agree (a batch already
-    inside the store when the deadline passed may still commit)."""
-    last = read()
+def _tasks_ended(agents: list[ServiceProcess]) -> list[Scrape]:
+    """_tasks_ended waits until no agent runs a task any more (its ferry_tasks_running
+    gauge), and returns each agent's metrics then."""
+    return [
+        scrape_until(
+            agent.env["FERRY_METRICS_LISTEN"],
+            lambda got: got.total("ferry_tasks_running") == 0,
+            what=f"{agent.member_id} running no task",
+        )
+        for agent in agents
+    ]
 
-    def same() -> int | None:
-        nonlocal last
-        time.sleep(0.5)
-        now = read()
-        agreed, last = now == last, now
-        return now if agreed else None
 
-    value: int = wait_until(same, timeout=10, what="writes settled")
-    return value
+def _store_idle(store_url: str) -> None:
+    """_store_idle returns once the store's write lock is free: a batch the store's writer
+    thread was already writing when its task was cancelled has committed by then."""
+    conn = sqlite3.connect(store_url.removeprefix("sqlite:///"), timeout=10, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()
 
 
 def test_etcd_outage_under_load_stops_writes_by_the_deadline_and_loses_nothing(
     own_etcd: EmbeddedEtcd, services: Callable[..., ServiceProcess], tmp_path: Path
 ) -> None:
-    start = functools.partial(services, env={"FERRY_CONNECTOR_PLUGINS": PLUGIN})
+    def start(role: str, etcd_endpoints: str, **kwargs: Any) -> ServiceProcess:
+        env = {
+            "FERRY_CONNECTOR_PLUGINS": PLUGIN,
+            "FERRY_METRICS_LISTEN": f"127.0.0.1:{free_port()}",
+        }
+        return services(role, etcd_endpoints, env=env, **kwargs)
+
     cluster = SyncCluster(start, own_etcd.endpoint, Keys(f"/load-{uuid.uuid4().hex[:8]}"), tmp_path)
     source = {"docs": 24_000, "doc_size": 256, "checkpoint_every": 200}
     try:
@@ -66,7 +83,11 @@ def test_etcd_outage_under_load_stops_writes_by_the_deadline_and_loses_nothing(
         for agent in agents:  # each stops by its local deadline, before etcd could expire it
             wait_until(lambda a=agent: '"session lost"' in a.log(), timeout=TTL + 3)
         assert time.monotonic() - stopped_at < TTL + 3
-        frozen = _settled(written)
+        ended = _tasks_ended(agents)
+        # Ended by the session loss (cancelled: "stopped"), not failed or handed back.
+        assert sum(m.total("ferry_task_runs_total", state="stopped") for m in ended) >= 1
+        _store_idle(cluster.store_url)
+        frozen = written()
         assert frozen < source["docs"], "the sync ended before the outage could matter"
         # The rest of the outage: nobody writes, although the sources still have data.
         time.sleep(max(0.0, OUTAGE - (time.monotonic() - stopped_at)))

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from tests.helpers import ServiceProcess
 
@@ -108,6 +108,41 @@ class ItemsTable:
         }
 
 
+class Background:
+    """Background is a daemon thread running :meth:`run` until :meth:`stop`; whatever
+    :meth:`run` raises is re-raised (once) by :meth:`stop`."""
+
+    def __init__(self, name: str, stop_within: float) -> None:
+        self._stop = threading.Event()
+        self._stop_within = stop_within
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+
+    def start(self) -> Self:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """stop asks :meth:`run` to end, waits for it, and re-raises what failed."""
+        self._stop.set()
+        if self._thread.ident is not None:
+            self._thread.join(timeout=self._stop_within)
+            assert not self._thread.is_alive(), f"{self._thread.name} did not stop"
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _main(self) -> None:
+        try:
+            self.run()
+        except BaseException as exc:  # noqa: BLE001 — re-raised by stop
+            self._error = exc
+
+    def run(self) -> None:
+        """run works until ``self._stop`` is set."""
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class Fault:
     """Fault is one thing Chaos did: SIGKILL and restart, or SIGSTOP for ``seconds``."""
@@ -118,7 +153,7 @@ class Fault:
     seconds: float
 
 
-class Chaos:
+class Chaos(Background):
     """Chaos kills (SIGKILL, then restart on the same address and id) or pauses (SIGSTOP,
     then SIGCONT) one victim at a time, every 1 to 3 s, in turn; victims, delays and
     durations are drawn from ``rng``.
@@ -129,39 +164,20 @@ class Chaos:
     """
 
     def __init__(self, rng: random.Random, ttl: float) -> None:
+        super().__init__("chaos", stop_within=60)  # a killed victim restarts before stop ends
         self.rng = rng
         self.victims: list[ServiceProcess] = []
         """victims are the processes to choose from; set before :meth:`start`."""
         self.ttl = ttl
         self.faults: list[Fault] = []
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="chaos", daemon=True)
 
-    def start(self) -> Chaos:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """stop ends the chaos once everything is up again; re-raises (once) what failed."""
-        self._stop.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=60)
-            assert not self._thread.is_alive(), "chaos did not stop"
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-    def _main(self) -> None:
-        try:
-            while not self._stop.wait(self.rng.uniform(1.0, 3.0)):
-                victim = self.rng.choice(self.victims)
-                if len(self.faults) % 2:
-                    self._kill(victim, self.rng.uniform(0.0, 1.5))
-                else:
-                    self._pause(victim, self.rng.uniform(0.5, self.ttl + 1.5))
-        except BaseException as exc:  # noqa: BLE001 — re-raised by stop
-            self._error = exc
+    def run(self) -> None:
+        while not self._stop.wait(self.rng.uniform(1.0, 3.0)):
+            victim = self.rng.choice(self.victims)
+            if len(self.faults) % 2:
+                self._kill(victim, self.rng.uniform(0.0, 1.5))
+            else:
+                self._pause(victim, self.rng.uniform(0.5, self.ttl + 1.5))
 
     def _kill(self, victim: ServiceProcess, down: float) -> None:
         victim.kill()
@@ -211,41 +227,23 @@ class Verdict:
         return self.last_peak_mib <= self.limit_mib
 
 
-class MemorySampler:
+class MemorySampler(Background):
     """MemorySampler records every service process's RSS every ``interval`` seconds, one
     series per (member, pid): a restarted process starts a new series."""
 
     def __init__(
         self, processes: Callable[[], Sequence[ServiceProcess]], interval: float = 0.5
     ) -> None:
+        super().__init__("memory", stop_within=10)
         self.processes = processes
         self.interval = interval
         self.series: dict[tuple[str, int], list[tuple[float, int]]] = {}
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name="memory", daemon=True)
 
-    def start(self) -> MemorySampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """stop ends the sampling; re-raises (once) what failed."""
-        self._stop.set()
-        if self._thread.ident is not None:
-            self._thread.join(timeout=10)
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
-
-    def _main(self) -> None:
-        try:
-            while True:
-                self.sample()
-                if self._stop.wait(self.interval):
-                    return
-        except BaseException as exc:  # noqa: BLE001 — re-raised by stop
-            self._error = exc
+    def run(self) -> None:
+        while True:
+            self.sample()
+            if self._stop.wait(self.interval):
+                return
 
     def sample(self) -> None:
         now = time.monotonic()

@@ -202,6 +202,8 @@ def soak(
         warmup=WARMUP, growth=GROWTH, slack_mib=SLACK_MIB, min_samples=MIN_SAMPLES
     )
     print(summary(run, chaos, verdicts, sizes, time.monotonic() - began, seconds))
+    # The load met both kinds of fault (they alternate, one every 1 to 3 s).
+    assert {f.action for f in chaos.faults} == {"kill", "pause"}, chaos.summary()
     assert verdicts, "no memory series long enough to judge"
     grown = [v for v in verdicts if not v.flat]
     assert not grown, "memory grew: " + "; ".join(

@@ -174,7 +174,10 @@ class FollowStats:
             leader_index=follower.leader_index,
             status=follower.status,
         )
-        store_shards = await self._store_shards(name)
+        # The store's checkpoints only for shards nobody reports (on PostgreSQL shard_stats
+        # counts the index's documents).
+        unreported = any((name, shard) not in reported for shard in range(record.shards))
+        store_shards = await self._store_shards(name) if unreported else {}
         for shard in range(record.shards):
             key = (name, shard)
             live = pb.ShardFollowStats()

@@ -13,7 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-import ferry.config
+from ferry import auth
 from ferry.connectors.registry import load_registry
 from services.coordinator.declarative import DeclarativeConnectors
 from tests.deploy import settings
@@ -165,8 +165,6 @@ def test_ferry_commands_and_variables_exist(name: str) -> None:
     for resource in BUILDS[name].resources:
         for c in (c for c in containers(resource) if _is_ferry(c)):
             args = c.get("args", [])
-            if args and args[0] == "backup" and not hasattr(ferry.config, "BackupConfig"):
-                pytest.skip("ferry backup is not in this tree yet (docs/backup.md)")
             env = [e["name"] for e in c.get("env", [])]
             errors += [f"{key(resource)} {c['name']}: {p}" for p in settings.problems(args, env)]
             checked += 1
@@ -378,7 +376,6 @@ def test_the_sidecar_connector_runs_only_on_its_sidecar_agent(tmp_path: Path) ->
 
 
 def test_the_tokens_example_parses_and_admits_nobody() -> None:
-    auth = pytest.importorskip("ferry.auth")
     secret = _get(BUILDS["base+auth"], "Secret", "ferry-api-tokens")
     tokens = auth.parse_tokens(secret["stringData"]["tokens.yaml"])
     assert {i.role.label for i in tokens.values()} == {"admin", "operator", "viewer"}

@@ -63,8 +63,6 @@ _SELECT_CURRENT = (
 )
 _INDEX = OP_KINDS[OpKind.INDEX]
 _CREATED, _UPDATED = ItemResult.CREATED, ItemResult.UPDATED
-_new_current = tuple.__new__
-"""_new_current makes a Current without NamedTuple's Python-level constructor (hot path)."""
 _SAVE_SHARD = (
     "UPDATE shards SET max_seq_no = ?, checkpoint = ?, doc_count = doc_count + ?"
     " WHERE index_id = ? AND shard = ?"
@@ -172,48 +170,18 @@ class DocChanges:
         if self.text_fields:
             self._texts[doc_id] = text
 
-    def index_doc(
-        self,
-        doc_id: str,
-        shard: int,
-        source: bytes,
-        write_time: float,
-        scope: str | None,
-        generation: int | None,
-        text: str,
-    ) -> tuple[int, bool]:
-        """index_doc is :meth:`next_seq_no`, :meth:`add_op` of an INDEX op and :meth:`put`
-        in one call (a leader's bulk makes one per document); returns the seq_no and
-        whether the document is new."""
-        counters = self.shards[shard]
-        seq_no = counters.max_seq_no = counters.checkpoint = counters.max_seq_no + 1
-        op_id: int = self._next_op_id
-        self._next_op_id = op_id + 1
-        index_id = self.index.id
-        self._ops.append((op_id, index_id, shard, seq_no, _INDEX, doc_id, write_time, source))
-        current = self.current
-        was = current.get(doc_id)
-        final = self._final
-        if doc_id not in final:
-            self._prior[doc_id] = was
-        if was is None:
-            counters.doc_delta += 1
-        current[doc_id] = _new_current(Current, (shard, seq_no, op_id))
-        final[doc_id] = (index_id, doc_id, shard, seq_no, op_id, scope, generation)
-        if self.text_fields:
-            self._texts[doc_id] = text
-        return seq_no, was is None
-
     def index_all(
         self,
         prepared: Sequence[PreparedOp],
         write_time: float,
         scope: str | None,
         generation: int | None,
+        texts: Sequence[str] = (),
     ) -> tuple[list[BulkItem], int]:
-        """index_all writes a leader bulk of INDEX ops of distinct ids on an index without
-        full text: :meth:`index_doc` for each, in one loop. Returns the bulk's items and
-        its source bytes.
+        """index_all writes a leader bulk of INDEX ops of distinct ids: what
+        :meth:`next_seq_no`, :meth:`add_op` and :meth:`put` do for each, in one loop.
+        ``texts`` are their full-text rows, in order, when the index has text fields.
+        Returns the bulk's items and its source bytes.
 
         What a later op of the same transaction would read is not kept up to date
         (:attr:`current`): call only :meth:`flush` and :meth:`save_counters` after it.
@@ -242,6 +210,8 @@ class DocChanges:
             op_id += 1
             size += len(source)
         self._next_op_id = op_id
+        if self.text_fields:
+            self._texts.update(zip([p.id for p in prepared], texts, strict=True))
         return items, size
 
     def drop(self, doc_id: str) -> None:

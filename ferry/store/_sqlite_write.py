@@ -205,47 +205,45 @@ def bulk(
         ids = {p.id for p in checked}
         changes.load(ids)
         write_time = time.time()
-        scope, generation = (None, None) if stamp is None else (stamp.scope, stamp.generation)
         text_fields = changes.text_fields
-        if (
-            len(ids) == len(checked)
-            and not text_fields
-            and all(p.source is not None for p in checked)
-        ):
+        if len(ids) == len(checked) and all(p.source is not None for p in checked):
             # The usual bulk (a sync's batch): new versions of different documents.
-            result = BulkResult(*changes.index_all(checked, write_time, scope, generation))
+            scope, generation = (None, None) if stamp is None else (stamp.scope, stamp.generation)
+            texts = (
+                [text_of(op.source, text_fields) for op in ops if isinstance(op, IndexOp)]
+                if text_fields
+                else []
+            )
+            result = BulkResult(*changes.index_all(checked, write_time, scope, generation, texts))
             changes.flush()
             changes.save_counters()
             return result
-        index_doc = changes.index_doc
         items: list[BulkItem] = []
-        append = items.append
         source_bytes = 0
         for (doc_id, shard, _, source), op in zip(checked, ops, strict=True):
+            was = changes.current.get(doc_id)
             if source is None:  # a delete
-                if changes.current.get(doc_id) is None:
-                    # Deleting a missing document is a no-op and takes no seq_no.
-                    append(BulkItem(doc_id, shard, NO_OPS, _NOT_FOUND))
+                if was is None:  # deleting a missing document is a no-op and takes no seq_no
+                    items.append(BulkItem(doc_id, shard, NO_OPS, ItemResult.NOT_FOUND))
                     continue
                 seq_no = changes.next_seq_no(shard)
                 changes.add_op(shard, seq_no, OpKind.DELETE, doc_id, None, write_time)
                 changes.drop(doc_id)
-                append(BulkItem(doc_id, shard, seq_no, _DELETED))
+                items.append(BulkItem(doc_id, shard, seq_no, ItemResult.DELETED))
                 continue
+            seq_no = changes.next_seq_no(shard)
+            op_id = changes.add_op(shard, seq_no, OpKind.INDEX, doc_id, source, write_time)
             text = ""
             if text_fields:
                 assert isinstance(op, IndexOp)
                 text = text_of(op.source, text_fields)
-            seq_no, created = index_doc(doc_id, shard, source, write_time, scope, generation, text)
-            append(BulkItem(doc_id, shard, seq_no, _CREATED if created else _UPDATED))
+            changes.put(doc_id, shard, seq_no, op_id, stamp, text)
+            result_of = ItemResult.CREATED if was is None else ItemResult.UPDATED
+            items.append(BulkItem(doc_id, shard, seq_no, result_of))
             source_bytes += len(source)
         changes.flush()
         changes.save_counters()
     return BulkResult(items, source_bytes)
-
-
-_CREATED, _UPDATED = ItemResult.CREATED, ItemResult.UPDATED
-_DELETED, _NOT_FOUND = ItemResult.DELETED, ItemResult.NOT_FOUND
 
 
 def sweep_batch(

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from ferry.store import DeleteOp, HistoryTrimmed, IndexOp, IndexSpec, Store
+from ferry.store import DeleteOp, HistoryTrimmed, IndexOp, IndexSpec, Store, _sqlite_write
 from tests.store.support import all_operations, snapshot_contents
 
 HOUR = timedelta(hours=1)
@@ -143,3 +143,25 @@ async def test_leases_are_per_shard(store: Store) -> None:
     )
     assert trimmed == 2 * (stats[1].docs)
     assert stats[1].min_retained_seq_no > 0
+
+
+async def test_a_trim_spanning_several_slices_keeps_history_from_the_highest_removed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SQLite deletes in slices of TRIM_SLICE seq_nos: 3 here, so that the superseded ops
+    # (1 and 7) lie in the first and third slices, with empty slices between and after.
+    monkeypatch.setattr(_sqlite_write, "TRIM_SLICE", 3)
+    await store.create_index(IndexSpec("orders", shards=1))
+    await store.bulk("orders", [IndexOp(f"d{i}", {"v": 1}) for i in range(10)])  # 0..9
+    await store.bulk("orders", [IndexOp("d1", {"v": 2}), IndexOp("d7", {"v": 2})])  # 10, 11
+
+    assert await store.trim_history("orders") == 2
+
+    [stats] = await store.shard_stats("orders")
+    assert stats.min_retained_seq_no == 8  # just above 7, the highest op removed
+    with pytest.raises(HistoryTrimmed):
+        await store.read_operations("orders", 0, 7)
+    assert [op.seq_no for op in await all_operations(store, "orders", 0, 8)] == [8, 9, 10, 11]
+    snap = await snapshot_contents(store, "orders", 0)
+    assert sorted(seq for _, seq in snap.values()) == [0, 2, 3, 4, 5, 6, 8, 9, 10, 11]
+    assert await store.trim_history("orders") == 0

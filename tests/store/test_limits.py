@@ -96,6 +96,31 @@ async def test_source_must_be_json(store: Store) -> None:
     assert "doc-8" in str(err)
 
 
+def _nested(depth: int) -> dict[str, Any]:
+    source: dict[str, Any] = {}
+    for _ in range(depth):
+        source = {"a": source}
+    return source
+
+
+def _itself() -> dict[str, Any]:
+    source: dict[str, Any] = {"n": 1}
+    source["me"] = source
+    return source
+
+
+@pytest.mark.parametrize("source", [_nested(5000), _itself()], ids=["too-deep", "itself"])
+async def test_source_nested_too_deeply_or_holding_itself(store: Store, source: Any) -> None:
+    # The encoder keeps no circular-reference check: both end in Python's recursion
+    # limit, reported as the op's error (not an internal one).
+    await store.create_index(IndexSpec("orders", shards=2))
+
+    err = await refused(store, [ok(0), IndexOp("doc-9", source)])
+
+    assert violation_fields(err) == ["ops[1].source"]
+    assert "doc-9" in str(err) and "nested too deeply" in str(err)
+
+
 async def test_document_over_the_size_cap(small: Store) -> None:
     big = IndexOp("big-one", {"pad": "y" * 1000})
 

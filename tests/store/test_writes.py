@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import sqlite3
 import time
 from collections import Counter
 from contextlib import closing
+from typing import Any
 
 import pytest
 
@@ -257,3 +260,26 @@ async def test_a_plain_bulk_writes_what_the_same_ops_write_among_others(
     # the ten documents the bulk did not write.
     assert await store.sweep("plain", new) == await store.sweep("general", new) == 10
     assert await contents(store, "plain") == await contents(store, "general")
+
+
+class Small(enum.IntEnum):
+    ONE = 1
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"text": 'é ü \u2028 "q" \\ \n \x01 \U0001f600', "empty": "", "nested": {"a": {"b": []}}},
+        {"numbers": [0, -1, 2.5, -0.0, 1e300, 1e-7, 10**30], "flags": [True, False, None]},
+        {7: "int key", 2.5: "float key", True: "bool key", None: "null key", "z": 0, "a": 1},
+        {"enum": Small.ONE, "in a list": [Small.ONE], "tuple": (1, "two")},
+    ],
+    ids=["strings", "numbers", "keys", "subclasses"],
+)
+def test_encode_source_is_json_dumps_compact_and_utf8(source: dict[Any, Any]) -> None:
+    expected = json.dumps(source, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    assert encode_source(source) == expected.encode()
+    with pytest.raises(ValueError):
+        encode_source({**source, "bad": float("nan")})
+    with pytest.raises(TypeError):
+        encode_source({**source, "bad": {1, 2}})

@@ -26,6 +26,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -570,14 +571,14 @@ class _Work:
                     self._document_error(op.id, str(exc))
                     continue
                 m.write_seconds.observe(time.monotonic() - started)
-                indexed, deleted = counters.docs_indexed, counters.docs_deleted
-                for item in result.items:
-                    if item.result in (ItemResult.CREATED, ItemResult.UPDATED):
-                        counters.docs_indexed += 1
-                    elif item.result == ItemResult.DELETED:
-                        counters.docs_deleted += 1
+                # Counted, then added once: a += on the protobuf counters for each document
+                # took about 0.3 us a document.
+                results = Counter(item.result for item in result.items)
+                indexed = results[ItemResult.CREATED] + results[ItemResult.UPDATED]
+                deleted = results[ItemResult.DELETED]
+                counters.docs_indexed += indexed
+                counters.docs_deleted += deleted
                 counters.bytes_indexed += result.source_bytes
-                indexed, deleted = counters.docs_indexed - indexed, counters.docs_deleted - deleted
                 span.set_attributes({"ferry.docs_indexed": indexed, "ferry.docs_deleted": deleted})
                 m.indexed.inc(indexed)
                 m.deleted.inc(deleted)

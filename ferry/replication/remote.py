@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-from ferry import secrets, security
+from ferry import auth, secrets, security
 from ferry.errors import InvalidArgument
 from ferry.security import ClientTls
 from ferry.v1 import leader_replication_pb2_grpc as leader_grpc
@@ -65,7 +65,7 @@ class RemoteLeader:
         resolved = await asyncio.to_thread(
             secrets.resolve, {"token": self._token_ref}, path="remote_cluster"
         )
-        return (("authorization", f"Bearer {resolved['token']}"),)
+        return auth.call_metadata(resolved["token"])
 
     def stub(self) -> leader_grpc.LeaderReplicationStub:
         """stub is a LeaderReplication stub on the current address."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Coroutine
@@ -20,6 +21,7 @@ from typing import Any
 
 from ferry.backup import Manifest, backup, read_verified, restore
 from ferry.cli.client import CommandError, usage_error
+from ferry.cli.serve import add_etcd_flags, add_store_flag
 from ferry.config import BackupConfig, load
 from ferry.errors import FerryError
 from ferry.etcd import EmbeddedEtcd
@@ -27,14 +29,8 @@ from ferry.etcd import EmbeddedEtcd
 
 def _flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", metavar="DIR", help="the backup directory")
-    parser.add_argument("--etcd-endpoints", help="comma-separated etcd endpoints host:port")
-    parser.add_argument("--etcd-prefix", help="root of the cluster's keys in etcd (default /ferry)")
-    parser.add_argument(
-        "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
-    )
-    parser.add_argument("--etcd-ca-file", help="CA of etcd's certificate: dial etcd over TLS")
-    parser.add_argument("--etcd-cert-file", help="client certificate for etcd")
-    parser.add_argument("--etcd-key-file", help="private key of --etcd-cert-file")
+    add_etcd_flags(parser)
+    add_store_flag(parser)
     parser.add_argument(
         "--data-dir",
         help="a `ferry up` data directory: its embedded etcd and store unless flags say otherwise",
@@ -42,14 +38,9 @@ def _flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(args: argparse.Namespace, up_etcd: EmbeddedEtcd | None) -> BackupConfig:
-    flags = {
-        "etcd_endpoints": up_etcd.endpoint if up_etcd else args.etcd_endpoints,
-        "etcd_prefix": args.etcd_prefix,
-        "store_url": args.store_url,
-        "etcd_ca_file": args.etcd_ca_file,
-        "etcd_cert_file": args.etcd_cert_file,
-        "etcd_key_file": args.etcd_key_file,
-    }
+    flags = {f.name: getattr(args, f.name) for f in dataclasses.fields(BackupConfig)}
+    if up_etcd:
+        flags["etcd_endpoints"] = up_etcd.endpoint
     if args.data_dir and not flags["store_url"]:
         from ferry.cli.up import default_store_url
 

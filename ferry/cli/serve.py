@@ -13,20 +13,34 @@ from ferry.config import AgentConfig, CoordinatorConfig, ReplicatorConfig, Servi
 from ferry.errors import FerryError
 
 
-def _service_flags(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("service (flags override FERRY_* variables and --config)")
-    g.add_argument("--config", help="YAML file with settings (keys as the flags, '_' or '-')")
+def add_etcd_flags(parser: argparse.ArgumentParser) -> None:
+    """add_etcd_flags adds the settings of :class:`ferry.config.EtcdSettings`: how a
+    service, or ``ferry backup``/``restore``, reaches the cluster's etcd."""
+    g = parser.add_argument_group("etcd")
     g.add_argument("--etcd-endpoints", help="comma-separated etcd endpoints host:port")
     g.add_argument("--etcd-prefix", help="root of Ferry's keys in etcd (default /ferry)")
+    g.add_argument("--etcd-ca-file", help="CA of etcd's certificate: dial etcd over TLS")
+    g.add_argument("--etcd-cert-file", help="client certificate for etcd")
+    g.add_argument("--etcd-key-file", help="private key of --etcd-cert-file")
+
+
+def add_store_flag(parser: Any) -> None:
+    parser.add_argument(
+        "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
+    )
+
+
+def _service_flags(parser: argparse.ArgumentParser) -> None:
+    add_etcd_flags(parser)
+    g = parser.add_argument_group("service (flags override FERRY_* variables and --config)")
+    g.add_argument("--config", help="YAML file with settings (keys as the flags, '_' or '-')")
     g.add_argument("--listen", help="gRPC listen address host:port")
     g.add_argument("--advertise", help="address other processes dial (default: the bound one)")
     g.add_argument("--id", help="member id (default: role-host-random)")
     g.add_argument("--lease-ttl", type=float, help="etcd session lease TTL, seconds (default 10)")
     g.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     g.add_argument("--grace-period", type=float, help="seconds in-flight RPCs get on SIGTERM")
-    g.add_argument(
-        "--store-url", help="index store: sqlite:///path/file.db or postgresql://user@host/db"
-    )
+    add_store_flag(g)
     g.add_argument("--health-listen", help="plaintext health-only gRPC address for probes (off)")
     g.add_argument("--metrics-listen", help="Prometheus /metrics endpoint host:port (off)")
     t = parser.add_argument_group("security (see docs/security.md)")
@@ -34,9 +48,6 @@ def _service_flags(parser: argparse.ArgumentParser) -> None:
     t.add_argument("--tls-key-file", help="PEM private key of --tls-cert-file")
     t.add_argument("--tls-client-ca-file", help="CA client certificates must chain to (mTLS)")
     t.add_argument("--tls-ca-file", help="CA trusted when calling other Ferry services")
-    t.add_argument("--etcd-ca-file", help="CA of etcd's certificate: dial etcd over TLS")
-    t.add_argument("--etcd-cert-file", help="client certificate for etcd")
-    t.add_argument("--etcd-key-file", help="private key of --etcd-cert-file")
     t.add_argument("--auth-tokens-file", help="YAML of API tokens and roles; enables auth")
     t.add_argument("--auth-token", help="token sent to other Ferry services (${env:X} allowed)")
 

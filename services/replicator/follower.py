@@ -51,7 +51,7 @@ from ferry.security import ClientTls
 from ferry.store import Fence, Operation, SnapshotDoc, Store
 from ferry.store.model import NO_OPS, OpKind
 from ferry.store.proto import schema_from_proto
-from ferry.tasks import backoff
+from ferry.tasks import backoff, raise_if_cancelling
 from ferry.v1 import indices_pb2, leader_replication_pb2
 from ferry.v1 import replication_pb2 as pb
 
@@ -285,6 +285,9 @@ class ShardFollower:
                 self.shard_record.bootstrap_pending = str(gone)
                 await self._save_shard_record()
             except Exception as exc:  # noqa: BLE001 — classified just below
+                # A cancel that came out of a leader call or the store as another error
+                # is still a cancel: retrying would keep the claim ShardTasks is releasing.
+                raise_if_cancelling()
                 verdict = classify(exc)
                 if verdict == "fenced":
                     log.warning(

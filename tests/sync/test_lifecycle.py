@@ -23,8 +23,10 @@ def test_joining_agents_take_only_the_excess_and_no_task_runs_twice(
 ) -> None:
     since = etcd_revision(cluster.etcd_endpoint)
     first = cluster.agent(capacity=8, checkpoint_docs=2000)
-    config = {"docs": 300_000, "doc_size": 256, "seed": 5, "checkpoint_every": 500}
-    cluster.generator("spread", tasks_max=6, **config)
+    config = {"docs": 60_000, "doc_size": 256, "seed": 5, "checkpoint_every": 500}
+    # Paced: each task lasts at least 20 s however fast the machine, so the job cannot end
+    # before the new agents have joined (it once did, in 5 s, on an unpaced source).
+    cluster.create("spread", "test-paced-generator", {**config, "pause_ms": 1000}, tasks_max=6)
     job = cluster.sync("spread")
     wait_until(
         lambda: sum(t.state == RUNNING for t in cluster.job(job.id).tasks) == 6,
@@ -150,8 +152,9 @@ def test_cancel_stops_every_task(cluster: SyncCluster) -> None:
 def test_drain_moves_every_task_off_the_agent(cluster: SyncCluster) -> None:
     drained = cluster.agent(capacity=4, checkpoint_docs=1000)
     other = cluster.agent(capacity=4, checkpoint_docs=1000)
-    config = {"docs": 400_000, "doc_size": 64, "seed": 4, "checkpoint_every": 500}
-    cluster.generator("drain", tasks_max=4, **config)
+    config = {"docs": 40_000, "doc_size": 64, "seed": 4, "checkpoint_every": 500}
+    # Paced (each task lasts 12 s or more): no task may finish before the drain moves it.
+    cluster.create("drain", "test-paced-generator", {**config, "pause_ms": 600}, tasks_max=4)
     job = cluster.sync("drain")
 
     def on_drained() -> set[str]:
@@ -184,8 +187,9 @@ def test_maintenance_suspends_everything_and_resumes_from_checkpoints(
     cluster: SyncCluster,
 ) -> None:
     cluster.agent(capacity=4, checkpoint_docs=1000)
-    config = {"docs": 150_000, "doc_size": 64, "seed": 8, "checkpoint_every": 500}
-    cluster.generator("maint", tasks_max=2, **config)
+    config = {"docs": 20_000, "doc_size": 64, "seed": 8, "checkpoint_every": 500}
+    # Paced (each task lasts 12 s or more): maintenance must catch both tasks running.
+    cluster.create("maint", "test-paced-generator", {**config, "pause_ms": 600}, tasks_max=2)
     job = cluster.sync("maint")
     wait_until(
         lambda: sum(t.counters.docs_seen for t in cluster.job(job.id).tasks) > 0,

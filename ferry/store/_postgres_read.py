@@ -27,6 +27,7 @@ from ferry.store.model import (
     Query,
     Schema,
     SearchPage,
+    ShardSeqNos,
     ShardStats,
     SnapshotDoc,
     Sort,
@@ -156,6 +157,19 @@ async def shard_stats(borrow: Borrow, index: str) -> list[ShardStats]:
                    r["min_retained_seq_no"])
         for r in rows
     ]  # fmt: skip
+
+
+async def shard_seq_nos(borrow: Borrow, index: str, shard: int) -> ShardSeqNos:
+    async with borrow() as conn:
+        idx = await load_index(conn, index)
+        idx.check_shard(shard)
+        row = await conn.fetchrow(
+            "SELECT max_seq_no, checkpoint, min_retained_seq_no FROM ferry_shards"
+            " WHERE index_id = $1 AND shard = $2",
+            idx.id,
+            shard,
+        )
+    return ShardSeqNos(row["max_seq_no"], row["checkpoint"], row["min_retained_seq_no"])
 
 
 async def read_operations(

@@ -16,6 +16,7 @@ from ferry.store.model import (
     Query,
     RetentionLease,
     SearchPage,
+    ShardSeqNos,
     ShardStats,
     SnapshotDoc,
     Sort,
@@ -100,6 +101,17 @@ def shard_stats(conn: sqlite3.Connection, name: str) -> list[ShardStats]:
             (index.id,),
         )
     ]
+
+
+def shard_seq_nos(conn: sqlite3.Connection, name: str, shard: int) -> ShardSeqNos:
+    index = load_index(conn, name)
+    index.check_shard(shard)
+    row = conn.execute(
+        "SELECT max_seq_no, checkpoint, min_retained_seq_no FROM shards"
+        " WHERE index_id = ? AND shard = ?",
+        (index.id, shard),
+    ).fetchone()
+    return ShardSeqNos(*row)
 
 
 def read_operations(

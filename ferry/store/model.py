@@ -318,6 +318,16 @@ class ShardStats:
 
 
 @dataclass(frozen=True)
+class ShardSeqNos:
+    """ShardSeqNos is where one shard's history stands, as in :class:`ShardStats`, without
+    its document count: what replication reads for every message it sends."""
+
+    max_seq_no: int
+    global_checkpoint: int
+    min_retained_seq_no: int
+
+
+@dataclass(frozen=True)
 class RetentionLease:
     """RetentionLease keeps a shard's history at and above ``retaining_seq_no``."""
 

@@ -36,6 +36,7 @@ from ferry.store.model import (
     RetentionLease,
     Schema,
     SearchPage,
+    ShardSeqNos,
     ShardStats,
     SnapshotDoc,
     Sort,
@@ -173,6 +174,9 @@ class PostgresStore(Store):
 
     async def shard_stats(self, index: str) -> list[ShardStats]:
         return await read.shard_stats(self._conn, index)
+
+    async def shard_seq_nos(self, index: str, shard: int) -> ShardSeqNos:
+        return await read.shard_seq_nos(self._conn, index, shard)
 
     async def read_operations(
         self,

@@ -52,6 +52,7 @@ from ferry.store.model import (
     RetentionLease,
     Schema,
     SearchPage,
+    ShardSeqNos,
     ShardStats,
     SnapshotDoc,
     Sort,
@@ -272,6 +273,9 @@ class SqliteStore(Store):
 
     async def shard_stats(self, index: str) -> list[ShardStats]:
         return await self._read(read.shard_stats, index)
+
+    async def shard_seq_nos(self, index: str, shard: int) -> ShardSeqNos:
+        return await self._read(read.shard_seq_nos, index, shard)
 
     async def read_operations(
         self,

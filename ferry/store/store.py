@@ -38,6 +38,7 @@ from ferry.store.model import (
     RetentionLease,
     Schema,
     SearchPage,
+    ShardSeqNos,
     ShardStats,
     SnapshotDoc,
     Sort,
@@ -215,6 +216,11 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def shard_stats(self, index: str) -> list[ShardStats]:
         """shard_stats returns every shard's counters, in shard order."""
+
+    @abc.abstractmethod
+    async def shard_seq_nos(self, index: str, shard: int) -> ShardSeqNos:
+        """shard_seq_nos is one shard's seq_nos. Unlike shard_stats it does not count the
+        shard's documents, which PostgreSQL does by reading them all."""
 
     @abc.abstractmethod
     async def read_operations(

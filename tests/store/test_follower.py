@@ -7,7 +7,7 @@ import time
 import grpc
 import pytest
 
-from ferry.errors import Fenced
+from ferry.errors import Fenced, InvalidArgument, NotFound
 from ferry.store import (
     NO_OPS,
     DeleteOp,
@@ -19,6 +19,7 @@ from ferry.store import (
     LeaderInfo,
     Operation,
     OpKind,
+    ShardSeqNos,
     SnapshotDoc,
     Store,
     shard_for,
@@ -51,6 +52,33 @@ async def assert_same(store: Store, leader: str, follower: str) -> None:
             ls.max_seq_no,
             ls.global_checkpoint,
         )
+    await assert_seq_nos_match_stats(store, leader)
+    await assert_seq_nos_match_stats(store, follower)
+
+
+async def assert_seq_nos_match_stats(store: Store, index: str) -> None:
+    """assert_seq_nos_match_stats: every shard's shard_seq_nos are its shard_stats' seq_nos."""
+    for s in await store.shard_stats(index):
+        expected = ShardSeqNos(s.max_seq_no, s.global_checkpoint, s.min_retained_seq_no)
+        assert await store.shard_seq_nos(index, s.shard) == expected, s
+
+
+async def test_shard_seq_nos_are_each_shards_own_and_check_their_arguments(store: Store) -> None:
+    await leader_with_history(store, shards=3)
+    await store.put_retention_lease("orders", 1, "lease", 4)
+    await store.trim_history("orders")
+    stats = await store.shard_stats("orders")
+    assert len({(s.max_seq_no, s.min_retained_seq_no) for s in stats}) > 1  # shards differ
+    await assert_seq_nos_match_stats(store, "orders")
+    await follower_like(store, "copy", shards=3)
+    await assert_seq_nos_match_stats(store, "copy")
+    assert await store.shard_seq_nos("copy", 2) == ShardSeqNos(NO_OPS, NO_OPS, 0)
+    for shard in (-1, 3):
+        with pytest.raises(InvalidArgument) as err:
+            await store.shard_seq_nos("orders", shard)
+        assert [v.field for v in err.value.violations] == ["shard"]
+    with pytest.raises(NotFound):
+        await store.shard_seq_nos("missing", 0)
 
 
 async def test_follower_refuses_bulk(store: Store) -> None:

@@ -471,7 +471,7 @@ class ShardFollower:
             call.cancel()
 
     async def _read_follower_checkpoint(self) -> None:
-        stats = (await self.ctx.store.shard_stats(self.index))[self.shard]
+        stats = await self.ctx.store.shard_seq_nos(self.index, self.shard)
         c = self.counters
         c.follower_global_checkpoint = stats.global_checkpoint
         c.follower_max_seq_no = stats.max_seq_no

@@ -105,7 +105,7 @@ class LeaderReplicationServicer(pb_grpc.LeaderReplicationServicer):
         await self._shard(name, shard)
         # Hold the history from what is still there before the snapshot opens, so that no
         # trim can take what follows the snapshot before the lease moves right after it.
-        held = (await store.shard_stats(name))[shard].min_retained_seq_no
+        held = (await store.shard_seq_nos(name, shard)).min_retained_seq_no
         await self._place_lease(name, shard, lease_id, held, request.follower_index)
         async with store.snapshot(name, shard) as snap:
             await self._place_lease(name, shard, lease_id, snap.seq_no + 1, request.follower_index)
@@ -144,7 +144,7 @@ class LeaderReplicationServicer(pb_grpc.LeaderReplicationServicer):
         first: bool,
         last: bool,
     ) -> pb.BootstrapResponse:
-        stats = (await self._store.shard_stats(name))[shard]
+        stats = await self._store.shard_seq_nos(name, shard)
         chunk = pb.BootstrapResponse(
             snapshot_seq_no=snap.seq_no,
             documents=[convert.document_to_proto(d) for d in docs],

@@ -218,7 +218,7 @@ class ReadStream:
         """_state is a message with the leader's checkpoints and schema, and nothing else."""
         s = self.start
         info = await self._index()
-        stats = (await self._store.shard_stats(s.leader_index))[s.shard]
+        stats = await self._store.shard_seq_nos(s.leader_index, s.shard)
         schema = info.spec.schema
         response = pb.ReadOperationsResponse(
             leader_global_checkpoint=stats.global_checkpoint,

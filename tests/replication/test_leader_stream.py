@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -326,24 +327,29 @@ async def test_long_poll_answers_as_soon_as_an_operation_is_written(
 async def test_long_poll_reads_the_shard_not_its_stats(
     store: Store, open_stream: OpenStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # shard_stats counts every shard's documents on PostgreSQL: a caught-up stream polls
-    # with the read itself, and reads the stats once for the message it answers with.
-    stats_calls = 0
-    shard_stats = store.shard_stats
+    # shard_stats counts every shard's documents on PostgreSQL: a stream never calls it. A
+    # caught-up stream polls with the read itself, and reads the shard's seq_nos once for
+    # the message it answers with.
+    calls: Counter[str] = Counter()
 
-    async def counting(index: str) -> Any:
-        nonlocal stats_calls
-        stats_calls += 1
-        return await shard_stats(index)
+    def counting(name: str) -> None:
+        method = getattr(store, name)
 
-    monkeypatch.setattr(store, "shard_stats", counting)
+        async def counted(*args: Any) -> Any:
+            calls[name] += 1
+            return await method(*args)
+
+        monkeypatch.setattr(store, name, counted)
+
+    counting("shard_stats")
+    counting("shard_seq_nos")
     stream = await open_stream(schema_version=1, poll=0.5)
     await stream.credit(10, 10**9)
 
     message = await stream.next()
 
     assert list(message.operations) == [] and message.leader_global_checkpoint == -1
-    assert stats_calls == 1
+    assert calls == {"shard_seq_nos": 1}
 
 
 # History trimmed, NOT_FOUND and bad requests --------------------------------------------------

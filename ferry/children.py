@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import subprocess
 from typing import Any
@@ -40,3 +41,15 @@ async def terminate_async(proc: asyncio.subprocess.Process, grace: float) -> int
             with contextlib.suppress(ProcessLookupError):
                 proc.kill()
     return await proc.wait()
+
+
+def exists(pid: int) -> bool:
+    """exists says a process with this pid exists, by signal 0: also one of another user,
+    and a zombie not yet reaped."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -23,6 +23,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from ferry.children import exists
 from ferry.errors import InvalidArgument, Unavailable
 
 # \Z, not $: "$" also matches before a final newline.
@@ -42,13 +43,7 @@ def _wheel() -> Any:
 def _is_live_postgres(pid: int) -> bool:
     """_is_live_postgres says pid is a running (not zombie) postgres process."""
     if not Path("/proc/self").exists():  # Not Linux: the signal probe is all there is.
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        return exists(pid)
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()

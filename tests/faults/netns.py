@@ -25,6 +25,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ferry.children import exists
 from tests.helpers import ServiceProcess, wait_until
 
 PREFIX = "fy"
@@ -154,16 +155,6 @@ def remove_stale() -> None:
     for line in listed:
         name = line.split(" ", 1)[0]
         digits = name[len(PREFIX) :].split("x", 1)[0]
-        if name.startswith(PREFIX) and digits.isdigit() and not _alive(int(digits)):
+        if name.startswith(PREFIX) and digits.isdigit() and not exists(int(digits)):
             ip("link", "del", f"{name}h", check=False)
             ip("netns", "del", name, check=False)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

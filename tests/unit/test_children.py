@@ -1,12 +1,13 @@
-"""children.terminate_async: an asyncio child ends politely if it can, surely if it cannot."""
+"""children: an asyncio child ends politely if it can, surely if it cannot; exists probes a pid."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import subprocess
 import sys
 
-from ferry.children import terminate_async
+from ferry.children import exists, terminate_async
 
 
 async def _python(code: str) -> asyncio.subprocess.Process:
@@ -36,3 +37,12 @@ async def test_stopping_an_exited_child_returns_its_code() -> None:
     proc = await _python("print('ready', flush=True); raise SystemExit(3)")
     assert await proc.wait() == 3
     assert await terminate_async(proc, grace=1) == 3
+
+
+def test_exists_sees_a_running_process_and_not_a_reaped_one() -> None:
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                            stdin=subprocess.PIPE)  # fmt: skip
+    assert exists(proc.pid)
+    assert exists(1)  # init: another user's process on most machines, still there
+    proc.communicate(b"")
+    assert not exists(proc.pid)

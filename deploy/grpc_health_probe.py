@@ -19,13 +19,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from ferry.config import ServiceConfig, load
 from ferry.errors import FerryError
+from ferry.security import ClientTls
 
 EXIT_SERVING = 0
 EXIT_NOT_SERVING = 1
@@ -47,12 +47,8 @@ def credentials(config: ServiceConfig) -> grpc.ChannelCredentials | None:
     """credentials are the TLS credentials the service's settings imply, or None (plaintext)."""
     if not config.tls_cert_file:
         return None
-    root = Path(config.tls_ca_file).read_bytes() if config.tls_ca_file else None
-    return grpc.ssl_channel_credentials(
-        root_certificates=root,
-        private_key=Path(config.tls_key_file).read_bytes(),
-        certificate_chain=Path(config.tls_cert_file).read_bytes(),
-    )
+    # As the service itself dials its cluster (ferry.security.Security.client_tls).
+    return ClientTls(config.tls_ca_file, config.tls_cert_file, config.tls_key_file).credentials()
 
 
 def check(

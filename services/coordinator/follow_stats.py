@@ -30,7 +30,7 @@ from ferry.replication.records import (
     parse_claim_resource,
 )
 from ferry.security import Security
-from ferry.store import NO_OPS, ShardStats, proto
+from ferry.store import NO_OPS, ShardSeqNos, proto
 from ferry.v1 import common_pb2, replicator_pb2, replicator_pb2_grpc
 from ferry.v1 import replication_pb2 as pb
 from services.coordinator.followers import Followers
@@ -153,11 +153,13 @@ class FollowStats:
             found[shard] = ShardRecord.decode(kv.value)
         return found
 
-    async def _store_shards(self, index: str) -> dict[int, ShardStats]:
+    async def _store_seq_nos(self, index: str, shard: int) -> ShardSeqNos | None:
+        """_store_seq_nos is where the follower store's shard stands, without counting its
+        documents (shard_stats does, on PostgreSQL); None without that index or shard."""
         try:
-            return {s.shard: s for s in await self._followers.store.shard_stats(index)}
-        except (NotFound, FailedPrecondition):  # no such index, or no store (NoIndexStore)
-            return {}
+            return await self._followers.store.shard_seq_nos(index, shard)
+        except (NotFound, FailedPrecondition, InvalidArgument):  # no index, store or shard
+            return None
 
     async def _follower_stats(
         self,
@@ -174,10 +176,6 @@ class FollowStats:
             leader_index=follower.leader_index,
             status=follower.status,
         )
-        # The store's checkpoints only for shards nobody reports (on PostgreSQL shard_stats
-        # counts the index's documents).
-        unreported = any((name, shard) not in reported for shard in range(record.shards))
-        store_shards = await self._store_shards(name) if unreported else {}
         for shard in range(record.shards):
             key = (name, shard)
             live = pb.ShardFollowStats()
@@ -192,7 +190,7 @@ class FollowStats:
                 live.leader_global_checkpoint = NO_OPS
                 live.leader_max_seq_no = NO_OPS
                 live.last_requested_seq_no = NO_OPS
-                local = store_shards.get(shard)
+                local = await self._store_seq_nos(name, shard)
                 live.follower_global_checkpoint = local.global_checkpoint if local else NO_OPS
                 live.follower_max_seq_no = local.max_seq_no if local else NO_OPS
             _fill(live, follower, shard, holders.get(key), shard_records.get(key))

@@ -530,6 +530,27 @@ def test_stats_of_a_follower_no_replicator_holds(leader: Cluster, follower: Clus
     assert {s.state for s in stats.shards} == {pb.SHARD_FOLLOW_STATE_PAUSED}
 
 
+def test_stats_of_a_paused_follower_come_from_its_store(leader: Cluster, follower: Cluster) -> None:
+    create_leader_index(leader, "orders", shards=2)
+    ops = [IndexOp(f"o-{i}", {"qty": i}) for i in range(30)]
+    leader.run(lambda store: store.bulk("orders", ops))
+    follower.replicator()
+    follower.follow("orders", "leader", "orders", read_poll_timeout=duration_pb2.Duration())
+    follower.wait_caught_up(leader, "orders", "orders")
+    follower.replication.Pause(pb.PauseFollowerRequest(follower_index="orders"))
+
+    def paused() -> list[pb.ShardFollowStats]:
+        shards = follower.shard_stats("orders")
+        done = all(s.state == pb.SHARD_FOLLOW_STATE_PAUSED and not s.replicator_id for s in shards)
+        return shards if done else []
+
+    shards = wait_until(paused, what="both shards paused and released")
+    # Nobody reports them now: the checkpoints are the follower store's own.
+    stored = follower.checkpoints("orders")
+    assert [(s.follower_global_checkpoint, s.follower_max_seq_no) for s in shards] == stored
+    assert sum(gcp + 1 for gcp, _ in stored) == 30
+
+
 def test_remote_clusters_are_probed(leader: Cluster, follower: Cluster) -> None:
     api = follower.replication
     api.PutRemoteCluster(remote("away", f"127.0.0.1:{free_port()}"))

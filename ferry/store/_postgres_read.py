@@ -160,15 +160,18 @@ async def shard_stats(borrow: Borrow, index: str) -> list[ShardStats]:
 
 
 async def shard_seq_nos(borrow: Borrow, index: str, shard: int) -> ShardSeqNos:
+    # One round trip, index row and shard row together: replication reads this for
+    # every message it sends.
     async with borrow() as conn:
-        idx = await load_index(conn, index)
-        idx.check_shard(shard)
         row = await conn.fetchrow(
-            "SELECT max_seq_no, checkpoint, min_retained_seq_no FROM ferry_shards"
-            " WHERE index_id = $1 AND shard = $2",
-            idx.id,
+            "SELECT i.*, s.max_seq_no, s.checkpoint, s.min_retained_seq_no FROM ferry_indices i"
+            " LEFT JOIN ferry_shards s ON s.index_id = i.id AND s.shard = $2 WHERE i.name = $1",
+            index,
             shard,
         )
+    if row is None:
+        raise NotFound("index", index)
+    index_from_row(row).check_shard(shard)
     return ShardSeqNos(row["max_seq_no"], row["checkpoint"], row["min_retained_seq_no"])
 
 

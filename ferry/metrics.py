@@ -117,7 +117,7 @@ TASK_RUNS = Counter(
     "ferry_task_runs_total",
     "Task executions on this agent that ended, by how: completed, failed, handed_back "
     "(revoked: checkpointed and released), fenced (another agent owns it), stopped "
-    "(cancelled: session lost or shutdown).",
+    "(cancelled: session lost or shutdown), error (an unexpected error; see the log).",
     ("connector", "state"),
     registry=REGISTRY,
 )

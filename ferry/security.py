@@ -4,7 +4,7 @@ Certificates and keys are PEM files. A server reads its files again when
 they change (gRPC asks for the certificate configuration at each new
 handshake; the files' modification times are looked at most once a second),
 so a renewed certificate is served without a restart. Clients read theirs
-whenever they open a channel. Every error names the setting whose file is
+the same way when they open a channel. Every error names the setting whose file is
 missing or unreadable.
 
 :class:`Security` bundles what one process needs: its server credentials, the
@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -30,7 +30,7 @@ from ferry.errors import InvalidArgument
 log = logging.getLogger(__name__)
 
 RELOAD_CHECK_SECONDS = 1.0
-"""RELOAD_CHECK_SECONDS: how often, at most, a server looks at its certificate files."""
+"""RELOAD_CHECK_SECONDS: how often, at most, a server or client looks at its certificate files."""
 MAX_PEM_BYTES = 1024 * 1024
 
 
@@ -117,8 +117,28 @@ class ClientTls:
     setting_prefix: str = "tls"
     """Names the settings in errors: "tls" (tls_ca_file, ...) or "etcd" (etcd_ca_file, ...)."""
 
+    _loaded: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """The credentials last read, their files' stamp and when that was last looked at."""
+
     def credentials(self) -> grpc.ChannelCredentials:
-        """credentials reads the files now (a renewed certificate is used by the next channel)."""
+        """credentials are the files' credentials, read again when a file changed (looked at
+        at most once a second): a renewed certificate is used by the channels opened after
+        it, and a channel opened per call (on the event loop) reads no file in between."""
+        now = time.monotonic()
+        cached = self._loaded.get("credentials")
+        if cached is not None and now - self._loaded["checked"] < RELOAD_CHECK_SECONDS:
+            return cached
+        try:
+            stamp = _stamp([p for p in (self.ca_file, self.cert_file, self.key_file) if p])
+        except OSError:
+            stamp = None  # _read raises, naming the setting of the missing file
+        if cached is None or stamp is None or stamp != self._loaded["stamp"]:
+            cached = self._read()
+            self._loaded.update(credentials=cached, stamp=stamp)
+        self._loaded["checked"] = now
+        return cached
+
+    def _read(self) -> grpc.ChannelCredentials:
         p = self.setting_prefix
         ca = read_pem(self.ca_file, f"{p}_ca_file") if self.ca_file else None
         cert = read_pem(self.cert_file, f"{p}_cert_file") if self.cert_file else None

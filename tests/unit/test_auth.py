@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 
 import ferry.v1
-from ferry import auth
+from ferry import auth, security
 from ferry.auth import Role
 from ferry.config import AgentConfig, load
 from ferry.errors import InvalidArgument, PermissionDenied, Unauthenticated
-from ferry.security import Security
+from ferry.security import ClientTls, Security
+from tests.security.certs import Authority
 
 
 def _every_method() -> set[str]:
@@ -136,3 +137,27 @@ def test_security_reads_its_files_at_start_naming_the_setting(tmp_path: Path) ->
         Security.from_config(AgentConfig(auth_token="${env:FERRY_TEST_UNSET_TOKEN}"))
     assert "FERRY_TEST_UNSET_TOKEN" in err.value.message
     assert Security.from_config(AgentConfig()) == Security()
+
+
+def test_client_credentials_are_read_once_and_again_when_a_file_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ca = Authority(tmp_path)
+    pair = ca.issue("client-1")
+    tls = ClientTls(str(ca.cert), str(pair.cert), str(pair.key))
+    first = tls.credentials()
+
+    monkeypatch.setattr(security, "RELOAD_CHECK_SECONDS", 0.0)  # look at the files every time
+    assert tls.credentials() is first  # unchanged files: nothing read again
+    ca.issue("client-2", into=pair)  # renewed in place
+    renewed = tls.credentials()
+    assert renewed is not first
+    assert tls == ClientTls(str(ca.cert), str(pair.cert), str(pair.key))  # the cache is no setting
+
+    monkeypatch.setattr(security, "RELOAD_CHECK_SECONDS", 3600.0)
+    pair.cert.unlink()  # within the check interval no file is even looked at
+    assert tls.credentials() is renewed
+    monkeypatch.setattr(security, "RELOAD_CHECK_SECONDS", 0.0)
+    with pytest.raises(InvalidArgument) as err:
+        tls.credentials()
+    assert err.value.violations[0].field == "tls_cert_file"

@@ -28,16 +28,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 
 from ferry.errors import Fenced
 from ferry.etcd import EmbeddedEtcd, Keys
 from ferry.store import IndexOp, open_store
 from ferry.store.model import Fence, Operation
-from ferry.v1 import cluster_pb2, cluster_pb2_grpc, connectors_pb2, jobs_pb2
+from ferry.v1 import connectors_pb2, jobs_pb2
 from tests.faults import netns
 from tests.faults.netns import Namespace, Namespaces
+from tests.faults.test_leader_failover import leader_id
 from tests.helpers import SERVING, ServiceProcess, health_status, wait_until
 from tests.sync.support import FINISHED, SyncCluster, index_equals_generator
 
@@ -275,14 +275,6 @@ def _agent_partition(net: Net, cluster: SyncCluster) -> None:
 EVERY_SECOND = connectors_pb2.Schedule(full="* * * * * *")
 
 
-def leader_of(address: str) -> str:
-    with grpc.insecure_channel(address) as channel:
-        status = cluster_pb2_grpc.ClusterStub(channel).Status(
-            cluster_pb2.ClusterStatusRequest(), timeout=2
-        )
-        return status.leader.id
-
-
 class JobLog:
     """JobLog keeps the latest record of every job of one connector it has seen, so that
     jobs the scheduler prunes from its history still count."""
@@ -328,7 +320,7 @@ def _leader_partition(net: Net, cluster: SyncCluster, keys: Keys) -> None:
         lease_ttl=TTL,
         member_id="coordinator-cut",
     ).wait_serving()
-    wait_until(lambda: leader_of(old.address) == old.member_id, what="the first replica leads")
+    wait_until(lambda: leader_id(old.address) == old.member_id, what="the first replica leads")
     new = cluster.coordinator()  # the cluster's API client talks to this replica
     cluster.agent(capacity=2)
     config = {"docs": 300, "doc_size": 64, "seed": 5}
@@ -339,7 +331,7 @@ def _leader_partition(net: Net, cluster: SyncCluster, keys: Keys) -> None:
     net.ns.cut()
     cut_at = time.time()
     wait_until(
-        lambda: leader_of(new.address) == new.member_id,
+        lambda: leader_id(new.address) == new.member_id,
         timeout=TTL + 5,
         interval=0.05,
         what="the other replica leads",
@@ -352,9 +344,9 @@ def _leader_partition(net: Net, cluster: SyncCluster, keys: Keys) -> None:
     net.ns.heal()
     healed_at = time.time()
     wait_until(lambda: health_status(old.address) == SERVING, timeout=20, what="SERVING again")
-    assert leader_of(old.address) == new.member_id
+    assert leader_id(old.address) == new.member_id
     wait_until(lambda: jobs.completed_after(healed_at) >= 2, timeout=20, what="jobs after the heal")
-    assert leader_of(old.address) == leader_of(new.address) == new.member_id
+    assert leader_id(old.address) == leader_id(new.address) == new.member_id
 
     # No two leaders at once: the old one stepped down by its local deadline, before
     # the new one was elected, and never led again.

@@ -39,7 +39,7 @@ from tests.faults import netns
 from tests.faults.netns import Namespace, Namespaces
 from tests.faults.test_leader_failover import leader_id
 from tests.helpers import SERVING, ServiceProcess, health_status, wait_until
-from tests.sync.support import FINISHED, SyncCluster, index_equals_generator
+from tests.sync.support import FINISHED, SyncCluster, index_equals_generator, operations
 
 pytestmark = pytest.mark.faults
 
@@ -164,14 +164,6 @@ DOCS = 400_000
 well after its lease expired (it needs nothing from etcd until its next commit)."""
 
 
-def indexed(store_url: str, index: str) -> int:
-    async def count() -> int:
-        async with open_store(store_url) as store:
-            return await store.count(index)
-
-    return asyncio.run(count())
-
-
 def test_agent_cut_off_from_etcd_fences_itself_and_its_task_moves(net: Net) -> None:
     keys = Keys(f"/partition-{uuid.uuid4().hex[:8]}")
     cluster = SyncCluster(net.start, net.etcd.endpoint, keys, net.log_dir)
@@ -201,7 +193,7 @@ def _agent_partition(net: Net, cluster: SyncCluster) -> None:
     fence = Fence(task.fencing_token.scope, task.fencing_token.token)
     old_lease = next(a.lease_id for a in cluster.list_agents() if a.id == cut.member_id)
     wait_until(
-        lambda: indexed(cluster.store_url, "cut") >= 10_000, timeout=30, what="writing under way"
+        lambda: operations(cluster.store_url, "cut") >= 10_000, timeout=30, what="writing under way"
     )
 
     net.ns.cut()

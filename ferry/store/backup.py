@@ -40,10 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from ferry.errors import FailedPrecondition, Unavailable
-from ferry.store._postgres_schema import INDEX_TABLES, UNAVAILABLE, redact
+from ferry.store._postgres_schema import INDEX_TABLES, UNAVAILABLE, create_tables, redact
 from ferry.store._sqlite_schema import BUSY_TIMEOUT_S, SCHEMA_VERSION
 from ferry.store.open import open_store
-from ferry.store.postgres import PostgresStore
 from ferry.store.sqlite import SqliteStore
 
 PAST_GENERATION = 1
@@ -113,9 +112,6 @@ async def restore_store(
             _sqlite_restore, store.path, directory / SQLITE_FILE, generations, force
         )
         return
-    assert isinstance(store, PostgresStore)
-    await store.start()  # creates the tables a fresh database lacks
-    await store.stop()
     await _postgres_restore(url, directory, copy, generations, force)
 
 
@@ -253,6 +249,7 @@ async def _postgres_restore(
     conn = await _connect(url)
     try:
         async with conn.transaction():
+            await create_tables(conn)  # a fresh database has none
             indices = await conn.fetchval("SELECT count(*) FROM ferry_indices")
             if indices and not force:
                 raise _not_empty(redact(url), indices)

@@ -51,7 +51,7 @@ class Cluster(SyncCluster):
         self.name = name
         self.replicators: list[ServiceProcess] = []
 
-    def replicator(self, *extra: str, member_id: str = "") -> ServiceProcess:
+    def replicator(self, *extra: str, member_id: str = "", wait: bool = True) -> ServiceProcess:
         proc = self._start(
             "replicator",
             self.etcd_endpoint,
@@ -59,7 +59,9 @@ class Cluster(SyncCluster):
             lease_ttl=self.lease_ttl,
             member_id=member_id or f"{self.name}-replicator-{len(self.replicators)}",
         )
-        self.replicators.append(proc.wait_serving())
+        self.replicators.append(proc)
+        if wait:
+            proc.wait_serving()
         return proc
 
     def restart(self, proc: ServiceProcess) -> ServiceProcess:

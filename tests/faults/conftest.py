@@ -15,7 +15,6 @@ from ferry.etcd import EmbeddedEtcd
 @pytest.fixture
 def own_etcd(tmp_path: Path) -> Iterator[EmbeddedEtcd]:
     """own_etcd is an etcd this test may stop (SIGSTOP) without touching any other test."""
-    server = EmbeddedEtcd(tmp_path / "etcd").start()
-    yield server
-    os.kill(server.pid, signal.SIGCONT)
-    server.stop()
+    with EmbeddedEtcd(tmp_path / "etcd") as server:
+        yield server
+        os.kill(server.pid, signal.SIGCONT)

@@ -19,6 +19,7 @@ Skipped, saying why, where ``ip netns add`` does not work.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -87,21 +88,16 @@ def net(tmp_path: Path) -> Iterator[Net]:
     reason = netns.unavailable()
     if reason:
         pytest.skip(f"network partitions need Linux network namespaces: {reason}")
-    namespaces = Namespaces()
-    try:
+    with contextlib.ExitStack() as undo:  # undone last to first
+        namespaces = Namespaces()
+        undo.callback(namespaces.close)
         ns = namespaces.create()
         etcd = EmbeddedEtcd(tmp_path / "etcd", host=ns.host_address)
-        try:
-            etcd.start()
-            lab = Net(ns, etcd, tmp_path)
-            try:
-                yield lab
-            finally:
-                lab.stop()
-        finally:
-            etcd.stop()
-    finally:
-        namespaces.close()
+        undo.callback(etcd.stop)
+        etcd.start()
+        lab = Net(ns, etcd, tmp_path)
+        undo.callback(lab.stop)
+        yield lab
 
 
 def log_events(proc: ServiceProcess, msg: str) -> list[dict[str, Any]]:

@@ -34,8 +34,6 @@ from __future__ import annotations
 import enum
 import hashlib
 import logging
-import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,17 +43,15 @@ import yaml
 
 from ferry import secrets
 from ferry.errors import (
-    FerryError,
     FieldViolation,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
 )
+from ferry.reload import Reloading
 
 log = logging.getLogger(__name__)
 
-RELOAD_CHECK_SECONDS = 1.0
-"""RELOAD_CHECK_SECONDS: how often, at most, the tokens file's modification time is looked at."""
 OPEN_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 """OPEN_PREFIXES: methods every caller may use without a token (probes, grpcurl's schema)."""
 
@@ -214,48 +210,21 @@ class TokenFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._identities: dict[bytes, Identity] = {}
-        self._stamp: tuple[int, int, int] | None = None
-        self._checked = 0.0
-        self.error = ""
-        self._load()
+        self._tokens = Reloading([self.path], self._read, "tokens file")
 
-    def _file_stamp(self) -> tuple[int, int, int]:
-        st = os.stat(self.path)
-        return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-    def _load(self) -> None:
+    def _read(self) -> dict[bytes, Identity]:
         try:
-            stamp = self._file_stamp()
             text = self.path.read_text()
         except OSError as exc:
             raise InvalidArgument.field(
                 "auth_tokens_file", f"cannot read {self.path}: {exc}"
             ) from None
-        self._identities = parse_tokens(text)
-        self._stamp = stamp
+        return parse_tokens(text)
 
     def refresh(self) -> None:
         """refresh reads the file again if it changed since the last look (at most once a
         second)."""
-        now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_SECONDS:
-            return
-        self._checked = now
-        try:
-            if self._file_stamp() == self._stamp:
-                return
-            self._load()
-        except (OSError, FerryError) as exc:
-            message = exc.message if isinstance(exc, FerryError) else str(exc)
-            if message != self.error:
-                log.error(
-                    "tokens file not reloaded; the previous tokens stay", extra={"error": message}
-                )
-            self.error = message
-            return
-        self.error = ""
-        log.info("tokens file reloaded", extra={"tokens": len(self._identities)})
+        self._tokens.refresh()
 
     def identify(self, token: str) -> Identity | None:
         """identify is the identity of ``token``, or None when no entry holds it.
@@ -263,7 +232,7 @@ class TokenFile:
         A dictionary lookup by digest is safe against timing: what it compares is the SHA-256
         of the caller's token, whose bytes a caller cannot steer towards a stored digest.
         """
-        return self._identities.get(token_digest(token))
+        return self._tokens.value.get(token_digest(token))
 
 
 def bearer(metadata: Iterable[tuple[str, Any]] | None) -> str:

@@ -4,8 +4,8 @@ Certificates and keys are PEM files. A server reads its files again when
 they change (gRPC asks for the certificate configuration at each new
 handshake; the files' modification times are looked at most once a second),
 so a renewed certificate is served without a restart. Clients read theirs
-the same way when they open a channel. Every error names the setting whose file is
-missing or unreadable.
+the same way when they open a channel (:class:`ferry.reload.Reloading` for
+both). Every error names the setting whose file is missing or unreadable.
 
 :class:`Security` bundles what one process needs: its server credentials, the
 credentials and token it uses to call other Ferry services, and the tokens
@@ -14,11 +14,9 @@ it accepts (:mod:`ferry.auth`).
 
 from __future__ import annotations
 
-import logging
-import os
-import time
+import functools
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -26,11 +24,8 @@ import grpc
 from ferry import auth, secrets, telemetry
 from ferry.config import EtcdSettings, ServiceConfig
 from ferry.errors import InvalidArgument
+from ferry.reload import Reloading
 
-log = logging.getLogger(__name__)
-
-RELOAD_CHECK_SECONDS = 1.0
-"""RELOAD_CHECK_SECONDS: how often, at most, a server or client looks at its certificate files."""
 MAX_PEM_BYTES = 1024 * 1024
 
 
@@ -46,14 +41,6 @@ def read_pem(path: str, setting: str) -> bytes:
     return data
 
 
-def _stamp(paths: Sequence[str]) -> tuple[tuple[int, int], ...]:
-    stamps = []
-    for path in paths:
-        st = os.stat(path)
-        stamps.append((st.st_mtime_ns, st.st_size))
-    return tuple(stamps)
-
-
 class ServerTls:
     """ServerTls serves ``cert_file``/``key_file``, re-read when they change.
 
@@ -65,11 +52,9 @@ class ServerTls:
         self.cert_file = cert_file
         self.key_file = key_file
         self.client_ca_file = client_ca_file
-        self._paths = [p for p in (cert_file, key_file, client_ca_file) if p]
-        self._stamp = _stamp(self._paths)
-        self._initial = self._configuration()
-        self._checked = time.monotonic()
-        self.reloads = 0
+        self.configuration = Reloading(
+            (cert_file, key_file, client_ca_file), self._configuration, "certificate"
+        )
 
     def _configuration(self) -> Any:
         cert = read_pem(self.cert_file, "tls_cert_file")
@@ -79,7 +64,7 @@ class ServerTls:
 
     def credentials(self) -> grpc.ServerCredentials:
         return grpc.dynamic_ssl_server_credentials(
-            self._initial,
+            self.configuration.value,
             self._fetch,
             require_client_authentication=bool(self.client_ca_file),
         )
@@ -87,23 +72,7 @@ class ServerTls:
     def _fetch(self) -> Any:
         """_fetch is called by gRPC before each handshake: a new configuration when the files
         changed, else None (keep the current one)."""
-        now = time.monotonic()
-        if now - self._checked < RELOAD_CHECK_SECONDS:
-            return None
-        self._checked = now
-        try:
-            stamp = _stamp(self._paths)
-            if stamp == self._stamp:
-                return None
-            configuration = self._configuration()
-        except (OSError, InvalidArgument) as exc:
-            # A half-written renewal: keep serving the old certificate, try again later.
-            log.warning("certificate not reloaded", extra={"error": str(exc)})
-            return None
-        self._stamp = stamp
-        self.reloads += 1
-        log.info("certificate reloaded", extra={"cert_file": self.cert_file})
-        return configuration
+        return self.configuration.value if self.configuration.refresh() else None
 
 
 @dataclass(frozen=True)
@@ -117,26 +86,18 @@ class ClientTls:
     setting_prefix: str = "tls"
     """Names the settings in errors: "tls" (tls_ca_file, ...) or "etcd" (etcd_ca_file, ...)."""
 
-    _loaded: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
-    """The credentials last read, their files' stamp and when that was last looked at."""
-
     def credentials(self) -> grpc.ChannelCredentials:
         """credentials are the files' credentials, read again when a file changed (looked at
         at most once a second): a renewed certificate is used by the channels opened after
         it, and a channel opened per call (on the event loop) reads no file in between."""
-        now = time.monotonic()
-        cached = self._loaded.get("credentials")
-        if cached is not None and now - self._loaded["checked"] < RELOAD_CHECK_SECONDS:
-            return cached
-        try:
-            stamp = _stamp([p for p in (self.ca_file, self.cert_file, self.key_file) if p])
-        except OSError:
-            stamp = None  # _read raises, naming the setting of the missing file
-        if cached is None or stamp is None or stamp != self._loaded["stamp"]:
-            cached = self._read()
-            self._loaded.update(credentials=cached, stamp=stamp)
-        self._loaded["checked"] = now
-        return cached
+        self._files.refresh()
+        return self._files.value
+
+    @functools.cached_property
+    def _files(self) -> Reloading[grpc.ChannelCredentials]:
+        # Built at the first call (its errors name the setting); not a dataclass field.
+        files = (self.ca_file, self.cert_file, self.key_file)
+        return Reloading(files, self._read, f"{self.setting_prefix} client certificate")
 
     def _read(self) -> grpc.ChannelCredentials:
         p = self.setting_prefix

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import ferry.v1
-from ferry import auth, security
+from ferry import auth, reload
 from ferry.auth import Role
 from ferry.config import AgentConfig, load
 from ferry.errors import InvalidArgument, PermissionDenied, Unauthenticated
@@ -147,17 +147,20 @@ def test_client_credentials_are_read_once_and_again_when_a_file_changed(
     tls = ClientTls(str(ca.cert), str(pair.cert), str(pair.key))
     first = tls.credentials()
 
-    monkeypatch.setattr(security, "RELOAD_CHECK_SECONDS", 0.0)  # look at the files every time
+    monkeypatch.setattr(reload, "RELOAD_CHECK_SECONDS", 0.0)  # look at the files every time
     assert tls.credentials() is first  # unchanged files: nothing read again
     ca.issue("client-2", into=pair)  # renewed in place
     renewed = tls.credentials()
     assert renewed is not first
     assert tls == ClientTls(str(ca.cert), str(pair.cert), str(pair.key))  # the cache is no setting
 
-    monkeypatch.setattr(security, "RELOAD_CHECK_SECONDS", 3600.0)
+    monkeypatch.setattr(reload, "RELOAD_CHECK_SECONDS", 3600.0)
     pair.cert.unlink()  # within the check interval no file is even looked at
     assert tls.credentials() is renewed
-    monkeypatch.setattr(security, "RELOAD_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(reload, "RELOAD_CHECK_SECONDS", 0.0)
+    # A file gone after a good read keeps the credentials in force, as a server keeps its
+    # certificate; a client that never read them is refused, naming the setting.
+    assert tls.credentials() is renewed
     with pytest.raises(InvalidArgument) as err:
-        tls.credentials()
+        ClientTls(str(ca.cert), str(pair.cert), str(pair.key)).credentials()
     assert err.value.violations[0].field == "tls_cert_file"
